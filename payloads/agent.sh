@@ -1,0 +1,245 @@
+#!/bin/sh
+# agent.sh: run a pyheap payload inside a live CPython process, from wherever its PID is visible
+# (this host for `pid/N`, the node-side agent pod for Kubernetes). POSIX sh, gdb and common
+# tools only (awk, od, tar, sha256sum, mkdir, chown): the agent image has no Node and no Python.
+#
+# usage: agent.sh --payloads DIR [--mode census|script] [--script FILE] [--script-name NAME]
+#                 [--timeout SECONDS] [--largest N] [--safepoint-wait SECONDS] [--verbose] PID
+#
+# stdout: a tar stream of the results (status.json, out/, stdout.txt, stderr.txt).
+# stderr: one event per line, "PYHEAP <event> ...", and with --verbose the gdb transcript.
+# Exit status: 0 when the payload ran (its own outcome is in status.json); otherwise the code
+# of the "PYHEAP error <code> <name> <detail>" line printed last.
+set -u
+umask 077
+
+payloads= mode=census script= script_name=script timeout=30 largest=20 wait_safe=2 verbose=0 pid=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --payloads) payloads=$2; shift 2 ;;
+    --mode) mode=$2; shift 2 ;;
+    --script) script=$2; shift 2 ;;
+    --script-name) script_name=$2; shift 2 ;;
+    --timeout) timeout=$2; shift 2 ;;
+    --largest) largest=$2; shift 2 ;;
+    --safepoint-wait) wait_safe=$2; shift 2 ;;
+    --verbose) verbose=1; shift ;;
+    -*) echo "PYHEAP error 2 usage unknown-option $1" >&2; exit 2 ;;
+    *) pid=$1; shift ;;
+  esac
+done
+
+event() { echo "PYHEAP $*" >&2; }
+fail() { code=$1; shift; event error "$code" "$@"; exit "$code"; }
+
+case "$pid" in ''|*[!0-9]*) fail 2 usage "a numeric PID is required" ;; esac
+case "$timeout" in ''|*[!0-9]*) fail 2 usage "timeout must be whole seconds" ;; esac
+[ -d "$payloads" ] || fail 2 usage "no payload directory $payloads"
+command -v gdb >/dev/null 2>&1 || fail 18 gdb-missing "gdb is not installed where the agent runs"
+
+proc=/proc/$pid
+work=$(mktemp -d "${TMPDIR:-/tmp}/pyheap-agent.XXXXXXXX") || fail 20 internal "mktemp failed"
+stage_host= gdb_pid=
+cleanup() {
+  # Never kill gdb: it may be inside the target. Wake it if it waits for a safe point, then wait.
+  if [ -n "$gdb_pid" ] && kill -0 "$gdb_pid" 2>/dev/null; then
+    kill -URG "$pid" 2>/dev/null
+    wait "$gdb_pid" 2>/dev/null
+  fi
+  [ -n "$stage_host" ] && rm -rf "$stage_host" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'cleanup; trap - EXIT; exit 130' INT
+trap 'cleanup; trap - EXIT; exit 143' TERM
+
+# --- 1. the target: alive, not stopped, not traced -------------------------------------------
+[ -r "$proc/status" ] || fail 10 no-such-process "no process with PID $pid"
+state=$(awk '/^State:/ {print $2}' "$proc/status")
+tracer=$(awk '/^TracerPid:/ {print $2}' "$proc/status")
+uid=$(awk '/^Uid:/ {print $3}' "$proc/status")
+gid=$(awk '/^Gid:/ {print $3}' "$proc/status")
+case "$state" in
+  Z|X) fail 10 no-such-process "process $pid has exited (state $state)" ;;
+  T|t) fail 13 target-stopped "process $pid is stopped (state $state)" ;;
+esac
+if [ "${tracer:-0}" != 0 ]; then
+  tracer_cmd=$(tr '\0' ' ' < "/proc/$tracer/cmdline" 2>/dev/null | cut -c1-60)
+  fail 14 target-traced "process $pid is already traced by PID $tracer ($tracer_cmd)"
+fi
+
+# --- 2. is it CPython? exported symbols of the executable and of any mapped libpython ---------
+symbols="PyRun_SimpleString PyGILState_Ensure PyGILState_Release PyThread_start_new_thread PyObject_Malloc PyEval_ThreadsInitialized"
+maps=$work/maps
+cat "$proc/maps" > "$maps" 2>/dev/null || fail 12 ptrace-refused "cannot read $proc/maps"
+exe_path=$(readlink "$proc/exe" 2>/dev/null) || fail 11 not-python "cannot read the executable of $pid"
+
+# file_base PATH -> load address of the mapping at offset 0 of PATH, and its map_files name
+file_base() {
+  awk -v p="$1" '$3 == "00000000" && substr($0, index($0, $6)) == p { split($1, a, "-"); print a[1], $1; exit }' "$maps"
+}
+# lookup FILE -> "SYM 0xADDR" lines for the symbols FILE exports
+lookup() {
+  set -- "$1"
+  args=
+  for s in $symbols; do args="$args -ex 'info address $s'"; done
+  eval "gdb -nx -batch --readnever $args \"\$1\"" 2>/dev/null |
+    awk '/^Symbol "/ { gsub(/"/, "", $2); for (i = 3; i <= NF; i++) if ($i ~ /^0x/) { sub(/[.,]$/, "", $i); print $2, $i; break } }'
+}
+
+found= pyfile=
+for candidate in "$exe_path" $(awk '$6 ~ /\/libpython[0-9.]*[a-z]*\.so/ { print substr($0, index($0, $6)) }' "$maps" | sort -u); do
+  set -- $(file_base "$candidate")
+  [ $# -eq 2 ] || continue
+  base=$1 range=$2
+  file=$proc/map_files/$range
+  [ -r "$file" ] || file=$proc/root$candidate
+  [ "$candidate" = "$exe_path" ] && file=$proc/exe
+  lookup "$file" > "$work/syms"
+  if grep -q '^PyRun_SimpleString ' "$work/syms" && grep -q '^PyGILState_Ensure ' "$work/syms"; then
+    found=$work/syms pyfile=$candidate
+    etype=$(od -An -tu2 -j16 -N2 "$file" | tr -d ' ')
+    break
+  fi
+done
+[ -n "$found" ] || fail 11 not-python "process $pid ($exe_path) does not export the CPython C API"
+event python "$pyfile"
+
+addr() {  # addr SYM -> absolute address in the target, or 0
+  a=$(awk -v s="$1" '$1 == s { print $2; exit }' "$found")
+  [ -n "$a" ] || { echo 0; return; }
+  if [ "$etype" = 3 ]; then printf '0x%x\n' $((0x$base + a)); else printf '0x%x\n' $((a)); fi
+}
+for s in $symbols; do eval "sym_$s=$(addr "$s")"; done
+[ "$sym_PyThread_start_new_thread" != 0 ] && [ "$sym_PyObject_Malloc" != 0 ] ||
+  fail 11 not-python "process $pid lacks PyThread_start_new_thread/PyObject_Malloc"
+
+# libc's executable mapping: where the `syscall; ret` sequence is searched
+text=$(awk '$2 ~ /x/ && $6 ~ /\/libc([.-][^\/]*)?\.so[^\/]*$|\/ld-musl[^\/]*$/ { split($1, a, "-"); print "0x" a[1], "0x" a[2]; exit }' "$maps")
+[ -n "$text" ] || text=$(awk -v p="$exe_path" '$2 ~ /x/ && substr($0, index($0, $6)) == p { split($1, a, "-"); print "0x" a[1], "0x" a[2]; exit }' "$maps")
+[ -n "$text" ] || fail 20 no-libc "no executable libc mapping in process $pid"
+
+# --- 3. stage the payload inside the target's mount namespace, as the target's user -----------
+run=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+nofollow_dir() {  # the directory, and each of its parents, must be real directories
+  p=$1
+  while [ -n "$p" ] && [ "$p" != "/" ]; do
+    [ -d "$proc/root$p" ] && [ ! -L "$proc/root$p" ] || return 1
+    p=${p%/*}
+  done
+}
+tmpdir_env=$(tr '\0' '\n' < "$proc/environ" 2>/dev/null | awk -F= '$1 == "TMPDIR" { print substr($0, 8); exit }')
+case "$tmpdir_env" in /*) case "$tmpdir_env" in *[!A-Za-z0-9/._-]*) tmpdir_env= ;; esac ;; *) tmpdir_env= ;; esac
+stage=
+for d in $tmpdir_env /tmp /var/tmp /dev/shm; do
+  nofollow_dir "$d" || continue
+  if mkdir -m 700 "$proc/root$d/.pyheap-$run" 2>/dev/null; then
+    stage=$d/.pyheap-$run stage_host=$proc/root$stage
+    break
+  fi
+done
+[ -n "$stage" ] || fail 17 no-writable-dir "no writable directory in the target (tried ${tmpdir_env:+$tmpdir_env }/tmp /var/tmp /dev/shm)"
+set -C
+put() { cat "$1" > "$stage_host/$2" && chown -h "$uid:$gid" "$stage_host/$2"; }
+{
+  put "$payloads/pyheap_boot.py" pyheap_boot.py &&
+  { [ "$mode" != census ] || put "$payloads/pyheap_census.py" pyheap_census.py; } &&
+  { [ "$mode" != script ] || put "$script" script.py; } &&
+  printf 'run_id=%s\nmode=%s\ntimeout=%s\nlargest=%s\ncollect_seconds=%s\nscript=%s\nscript_name=%s\n' \
+    "$run" "$mode" "$timeout" "$largest" $((timeout + 60)) "$( [ "$mode" = script ] && echo script.py)" \
+    "$(printf '%s' "$script_name" | tr -cd 'A-Za-z0-9._-')" > "$work/job" &&
+  put "$work/job" job &&
+  chown -h "$uid:$gid" "$stage_host"
+} || fail 17 no-writable-dir "cannot write the payload into $stage in the target"
+set +C
+event staged "$stage"
+
+# --- 4. inject: params.gdb (numbers only) + inject-<arch>.gdb --------------------------------
+arch=$(uname -m)
+[ -r "$payloads/inject-$arch.gdb" ] || fail 19 unsupported-arch "no injector for $arch yet (x86_64 only)"
+# The bootstrap binds no name in __main__ and closes the file it reads (an unclosed file would
+# leave a ResourceWarning in __main__.__warningregistry__).
+boot="try:exec(compile((lambda f:(f.read(),f.close())[0])(open('$stage/pyheap_boot.py','rb')),'$stage/pyheap_boot.py','exec'),{'__name__':'__pyheap__','__file__':'$stage/pyheap_boot.py'})
+except BaseException:pass"
+words() {  # hex bytes on stdin -> "OFFSET VALUE" little-endian 64-bit words, from offset $1
+  tr -d ' \n' | awk -v off="$1" '{
+    s = $0; while (length(s) % 16) s = s "00"
+    for (i = 1; i <= length(s); i += 16) {
+      w = ""; for (j = 14; j >= 0; j -= 2) w = w substr(s, i + j, 2)
+      printf "set *(unsigned long long *)($pyheap_page + %d) = 0x%s\n", off + (i - 1) / 2, w
+    }
+  }'
+}
+{
+  echo "set \$pyheap_start = $sym_PyThread_start_new_thread"
+  echo "set \$pyheap_malloc = $sym_PyObject_Malloc"
+  echo "set \$pyheap_threads_init = $sym_PyEval_ThreadsInitialized"
+  set -- $text
+  echo "set \$pyheap_text_lo = $1"
+  echo "set \$pyheap_text_hi = $2"
+  echo "set \$pyheap_size = 4096"
+  echo "define pyheap_fill"
+  words 0 < "$payloads/stub/stub-$arch.hex"
+  echo "set *(unsigned long long *)(\$pyheap_page + 0x200) = $sym_PyGILState_Ensure"
+  echo "set *(unsigned long long *)(\$pyheap_page + 0x208) = $sym_PyRun_SimpleString"
+  echo "set *(unsigned long long *)(\$pyheap_page + 0x210) = $sym_PyGILState_Release"
+  printf '%s' "$boot" | od -An -v -tx1 | { cat; echo 00; } | words 768
+  echo "end"
+} > "$work/params.gdb"
+
+event injecting
+gdb -nx -batch --readnever -iex 'set auto-load off' -iex 'set auto-solib-add off' -iex 'set libthread-db-search-path /nonexistent' \
+  -iex 'set debuginfod enabled off' \
+  -p "$pid" -x "$work/params.gdb" -x "$payloads/inject-$arch.gdb" -ex pyheap_safety_net \
+  > "$work/gdb.out" 2>&1 &
+gdb_pid=$!
+ticks=0 urged=0
+while kill -0 "$gdb_pid" 2>/dev/null; do
+  sleep 0.02
+  ticks=$((ticks + 1))
+  if [ $urged = 0 ] && [ $((ticks * 2)) -ge $((wait_safe * 100)) ] &&
+     grep -q '^PYHEAP waiting' "$work/gdb.out" && ! grep -q '^PYHEAP thread' "$work/gdb.out"; then
+    kill -URG "$pid" 2>/dev/null   # ends gdb's wait for a safe point; gdb drops the signal
+    urged=1
+  fi
+done
+wait "$gdb_pid"
+gdb_status=$?
+gdb_pid=
+if [ "$verbose" = 1 ]; then sed 's/^/gdb: /' "$work/gdb.out" >&2; fi
+gdb_error=$(awk '/^PYHEAP error/ { print $3 }' "$work/gdb.out" | head -n1)
+if ! grep -q '^PYHEAP started' "$work/gdb.out"; then
+  if grep -q 'ptrace: Operation not permitted' "$work/gdb.out"; then
+    fail 12 ptrace-refused "the kernel refused ptrace on process $pid"
+  elif grep -qE 'ptrace: No such process|The program is not being run|exited with code|Couldn.t get registers: No such process' "$work/gdb.out"; then
+    fail 10 no-such-process "process $pid exited during the injection"
+  fi
+  case "$gdb_error" in
+    no-safe-point) fail 15 no-safe-point "no thread of $pid reached a safe point within ${wait_safe}s (busy in C code holding the GIL?)" ;;
+    threads-not-initialized) fail 19 unsupported-python "this Python 3.6 process never started a thread, so it has no GIL to share" ;;
+    '') fail 20 gdb-failed "gdb exited with status $gdb_status before starting the payload: $(grep -vE '^(PYHEAP|\[|warning|$)' "$work/gdb.out" | tail -n1)" ;;
+    *) fail 20 gdb-failed "injection failed at step $gdb_error" ;;
+  esac
+fi
+event injected "$(awk '/^PYHEAP thread/ { print $3, $4 }' "$work/gdb.out")"
+
+# --- 5. wait for the payload, bounded by --timeout ----------------------------------------------
+deadline=$(( $(date +%s) + timeout + 2 ))
+while [ ! -e "$stage_host/status.json" ]; do
+  if [ "$(date +%s)" -ge "$deadline" ]; then
+    fail 16 payload-timeout "the payload did not finish within ${timeout}s; it stops itself and removes its files"
+  fi
+  [ -d "$proc" ] || fail 10 no-such-process "process $pid exited while the payload ran"
+  sleep 0.05
+done
+event finished
+
+# --- 6. results back as a tar stream; then nothing of ours stays in the target -----------------
+cd "$stage_host" || fail 20 internal "the staging directory vanished"
+set --
+for f in status.json stdout.txt stderr.txt out; do [ -e "$f" ] && set -- "$@" "$f"; done
+tar -cf "$work/result.tar" "$@" || fail 20 internal "tar failed"
+cd /
+rm -rf "$stage_host" && stage_host=
+event result "$(wc -c < "$work/result.tar" | tr -d ' ')" "$(sha256sum "$work/result.tar" | cut -d' ' -f1)"
+cat "$work/result.tar"

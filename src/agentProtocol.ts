@@ -1,0 +1,97 @@
+// What the agent (payloads/agent.sh) says on stderr, and how its arguments are written.
+// Shared by every way of running the agent: a local process for pid/N, an exec session in
+// the agent pod for Kubernetes.
+import { EXIT, PyheapError, type ExitCode, type Stage } from './errors.js';
+import type { ProgressEvent } from './progress.js';
+
+export interface AgentRequest {
+  pid: number;
+  mode: 'census' | 'script';
+  /** Path of the user's code where the agent runs (mode script). */
+  scriptPath?: string;
+  scriptName?: string;
+  timeoutSeconds: number;
+  largest: number;
+  safepointWaitSeconds: number;
+  verbose: boolean;
+}
+
+export function agentArgs(req: AgentRequest, payloadDir: string): string[] {
+  const args = ['--payloads', payloadDir, '--mode', req.mode, '--timeout', String(req.timeoutSeconds),
+    '--largest', String(req.largest), '--safepoint-wait', String(req.safepointWaitSeconds)];
+  if (req.mode === 'script' && req.scriptPath) {
+    args.push('--script', req.scriptPath, '--script-name', req.scriptName ?? 'script.py');
+  }
+  if (req.verbose) args.push('--verbose');
+  args.push(String(req.pid));
+  return args;
+}
+
+type ErrorInfo = { exit: ExitCode; stage: Stage; hint: string };
+
+const AGENT_ERRORS: Record<string, ErrorInfo> = {
+  'usage': { exit: EXIT.internal, stage: 'inject', hint: 'this is a bug in kubectl-pyheap, please report it' },
+  'no-such-process': { exit: EXIT.notFound, stage: 'resolve', hint: 'check the PID with ps -ef (the process may have exited or restarted)' },
+  'not-python': { exit: EXIT.notFound, stage: 'resolve', hint: 'point it at the CPython process itself (for gunicorn or celery, one of the worker PIDs)' },
+  'ptrace-refused': { exit: EXIT.permission, stage: 'inject', hint: 'run as root or with CAP_SYS_PTRACE, and check kernel.yama.ptrace_scope (3 forbids attaching) and seccomp' },
+  'target-stopped': { exit: EXIT.targetBusy, stage: 'resolve', hint: 'resume it with kill -CONT <PID>, then retry' },
+  'target-traced': { exit: EXIT.targetBusy, stage: 'resolve', hint: 'detach the other debugger (or let the other kubectl-pyheap run finish), then retry' },
+  'no-safe-point': { exit: EXIT.targetBusy, stage: 'inject', hint: 'retry when the process is less busy, or give it longer with --safepoint-wait' },
+  'payload-timeout': { exit: EXIT.timeout, stage: 'payload', hint: 'raise --timeout, or make the injected code do less' },
+  'no-writable-dir': { exit: EXIT.internal, stage: 'inject', hint: 'the target needs a writable /tmp, /var/tmp or /dev/shm (an emptyDir volume works)' },
+  'gdb-missing': { exit: EXIT.internal, stage: 'inject', hint: 'install gdb where the agent runs (apt-get install gdb), or pick an agent image that has it' },
+  'gdb-failed': { exit: EXIT.internal, stage: 'inject', hint: 'run again with -v to see the gdb transcript' },
+  'unsupported-arch': { exit: EXIT.internal, stage: 'inject', hint: 'only x86_64 targets are supported for now' },
+  'unsupported-python': { exit: EXIT.notFound, stage: 'inject', hint: 'Python 3.6 processes must have started a thread; 3.7 and later always work' },
+  'no-libc': { exit: EXIT.notFound, stage: 'resolve', hint: 'statically linked interpreters without libc are not supported' },
+  'internal': { exit: EXIT.internal, stage: 'collect', hint: 'run again with -v and report the output' },
+};
+
+export type AgentLine =
+  | { kind: 'event'; event: ProgressEvent }
+  | { kind: 'error'; error: PyheapError }
+  | { kind: 'result'; bytes: number; sha256: string }
+  | { kind: 'gdb'; text: string }
+  | { kind: 'other'; text: string };
+
+/** Parses one stderr line of the agent. */
+export function parseAgentLine(line: string): AgentLine {
+  if (line.startsWith('gdb: ')) return { kind: 'gdb', text: line.slice(5) };
+  const m = /^PYHEAP (\S+) ?(.*)$/.exec(line);
+  if (!m) return { kind: 'other', text: line };
+  const [, word, rest = ''] = m;
+  switch (word) {
+    case 'python': return { kind: 'event', event: { kind: 'python', file: rest } };
+    case 'staged': return { kind: 'event', event: { kind: 'staged', dir: rest } };
+    case 'injecting': return { kind: 'event', event: { kind: 'injecting' } };
+    case 'injected': return { kind: 'event', event: { kind: 'injected', detail: describeThread(rest) } };
+    case 'finished': return { kind: 'event', event: { kind: 'running' } };
+    case 'error': return { kind: 'error', error: agentError(rest) };
+    case 'result': {
+      const [bytes, sha256] = rest.split(' ');
+      return { kind: 'result', bytes: Number(bytes), sha256: sha256 ?? '' };
+    }
+    default: return { kind: 'other', text: line };
+  }
+}
+
+const SYSCALLS: Record<string, string> = {
+  0: 'read', 1: 'write', 7: 'poll', 23: 'select', 35: 'nanosleep', 43: 'accept', 45: 'recvfrom', 61: 'wait4',
+  202: 'futex', 230: 'clock_nanosleep', 232: 'epoll_wait', 270: 'pselect6', 271: 'ppoll', 281: 'epoll_pwait', 288: 'accept4',
+};
+
+function describeThread(rest: string): string {
+  const [thread, syscall = ''] = rest.split(' ');
+  return syscall === '-1'
+    ? `borrowed thread ${thread} at the entry of PyObject_Malloc`
+    : `borrowed thread ${thread}, idle in ${SYSCALLS[syscall] ?? `syscall ${syscall}`}`;
+}
+
+/** "CODE NAME DETAIL..." from an agent error line. */
+export function agentError(rest: string): PyheapError {
+  const m = /^(\d+) (\S+) ?(.*)$/.exec(rest);
+  const name = m?.[2] ?? 'internal';
+  const detail = m?.[3] || rest;
+  const info = AGENT_ERRORS[name] ?? AGENT_ERRORS.internal!;
+  return new PyheapError(info.stage, detail, { hint: info.hint, exitCode: info.exit });
+}

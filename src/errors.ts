@@ -1,0 +1,51 @@
+// The one error type of kubectl-pyheap: a stage, a one-line message, a hint naming the fix,
+// the exit code, and the original cause. Only cli.ts prints it (through printer.ts).
+
+export const EXIT = {
+  ok: 0,
+  payloadRaised: 1, // the injected code raised (SystemExit included)
+  usage: 2,
+  notFound: 3, // no such process / not a CPython process
+  permission: 4, // ptrace refused
+  targetBusy: 5, // stopped, traced, or no safe point reached
+  timeout: 6,
+  transfer: 7, // results could not be copied back intact
+  internal: 8,
+  interrupted: 130,
+} as const;
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+export type Stage = 'parse' | 'resolve' | 'inject' | 'payload' | 'collect' | 'report' | 'cleanup';
+
+export class PyheapError extends Error {
+  readonly stage: Stage;
+  readonly hint: string | undefined;
+  readonly exitCode: ExitCode;
+
+  constructor(stage: Stage, message: string, opts: { hint?: string; exitCode?: ExitCode; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'PyheapError';
+    this.stage = stage;
+    this.hint = opts.hint;
+    this.exitCode = opts.exitCode ?? EXIT.internal;
+  }
+}
+
+export function usageError(message: string, hint?: string): PyheapError {
+  return new PyheapError('parse', message, { hint, exitCode: EXIT.usage });
+}
+
+/** Exit codes as documented in --help. */
+export const EXIT_CODES_HELP = [
+  '  0  the heap was read (or the injected code ran) successfully',
+  '  1  the injected code raised an exception (sys.exit() included)',
+  '  2  bad command line',
+  '  3  no such process, or not a CPython process',
+  '  4  permission denied (ptrace refused)',
+  '  5  target stopped, already traced, or busy in C code holding the GIL',
+  '  6  timed out (--timeout)',
+  '  7  results could not be copied back intact',
+  '  8  internal error (gdb failure, unexpected agent output)',
+  '130  interrupted',
+].join('\n');

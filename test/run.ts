@@ -1,0 +1,40 @@
+// The test command: checks what the tests need, runs every test file with node:test, and
+// fails the run if anything was left behind (targets, agents, gdb, staging directories).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { findInterpreters } from './support/pythons.js';
+import { whyNoPtrace } from './support/ptrace.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const only = process.argv.slice(2);
+const files = readdirSync(here)
+  .filter((f) => f.endsWith('.test.js'))
+  .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
+  .sort()
+  .map((f) => path.join(here, f));
+
+const pythons = findInterpreters();
+const ptrace = whyNoPtrace();
+process.stderr.write(`kubectl-pyheap tests\n  interpreters: ${pythons.map((p) => p.label).join(', ') || 'NONE FOUND'}\n`);
+process.stderr.write(`  gdb/ptrace:   ${ptrace ? `NOT AVAILABLE (${ptrace}): injection tests will be SKIPPED` : 'available'}\n\n`);
+
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-reporter=spec', ...files], { stdio: 'inherit' });
+
+function leftovers(): string[] {
+  const found: string[] = [];
+  const ps = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
+  for (const line of ps.split('\n')) {
+    if (/\/root\/app\/|pyheap-agent|agent\.sh|inject-x86_64\.gdb/.test(line) && !line.includes('ps -eo')) found.push(`process: ${line.trim()}`);
+  }
+  for (const f of readdirSync('/tmp')) if (f.startsWith('pyheap-agent.') || f.startsWith('.pyheap-')) found.push(`file: /tmp/${f}`);
+  return found;
+}
+const left = leftovers();
+if (left.length) {
+  process.stderr.write(`\nFAIL: the tests left things behind:\n  ${left.join('\n  ')}\n`);
+  process.exit(1);
+}
+if (ptrace) process.stderr.write(`\n!!! injection tests were SKIPPED: ${ptrace} !!!\n`);
+process.exit(r.status ?? 1);
