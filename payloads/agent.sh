@@ -59,19 +59,17 @@ state=$(awk '/^State:/ {print $2}' "$proc/status")
 tracer=$(awk '/^TracerPid:/ {print $2}' "$proc/status")
 uid=$(awk '/^Uid:/ {print $3}' "$proc/status")
 gid=$(awk '/^Gid:/ {print $3}' "$proc/status")
-case "$state" in
-  Z|X) fail 10 no-such-process "process $pid has exited (state $state)" ;;
-  T|t) fail 13 target-stopped "process $pid is stopped (state $state)" ;;
-esac
+case "$state" in Z|X) fail 10 no-such-process "process $pid has exited (state $state)" ;; esac
 if [ "${tracer:-0}" != 0 ]; then
   tracer_cmd=$(tr '\0' ' ' < "/proc/$tracer/cmdline" 2>/dev/null | cut -c1-60)
-  fail 14 target-traced "process $pid is already traced by PID $tracer ($tracer_cmd)"
+  fail 14 target-traced "process $pid is already traced by PID $tracer (${tracer_cmd% })"
 fi
+case "$state" in T|t) fail 13 target-stopped "process $pid is stopped (state $state)" ;; esac
 
 # --- 2. is it CPython? exported symbols of the executable and of any mapped libpython ---------
 symbols="PyRun_SimpleString PyGILState_Ensure PyGILState_Release PyThread_start_new_thread PyObject_Malloc PyEval_ThreadsInitialized"
 maps=$work/maps
-cat "$proc/maps" > "$maps" 2>/dev/null || fail 12 ptrace-refused "cannot read $proc/maps"
+cat "$proc/maps" > "$maps" 2>/dev/null || fail 12 ptrace-refused "the kernel refused ptrace access to process $pid (its memory map is unreadable)"
 exe_path=$(readlink "$proc/exe" 2>/dev/null) || fail 11 not-python "cannot read the executable of $pid"
 
 # file_base PATH -> load address of the mapping at offset 0 of PATH, and its map_files name
@@ -139,14 +137,15 @@ for d in $tmpdir_env /tmp /var/tmp /dev/shm; do
   fi
 done
 [ -n "$stage" ] || fail 17 no-writable-dir "no writable directory in the target (tried ${tmpdir_env:+$tmpdir_env }/tmp /var/tmp /dev/shm)"
+deadline=$(( $(date +%s) + timeout ))
 set -C
 put() { cat "$1" > "$stage_host/$2" && chown -h "$uid:$gid" "$stage_host/$2"; }
 {
   put "$payloads/pyheap_boot.py" pyheap_boot.py &&
   { [ "$mode" != census ] || put "$payloads/pyheap_census.py" pyheap_census.py; } &&
   { [ "$mode" != script ] || put "$script" script.py; } &&
-  printf 'run_id=%s\nmode=%s\ntimeout=%s\nlargest=%s\ncollect_seconds=%s\nscript=%s\nscript_name=%s\n' \
-    "$run" "$mode" "$timeout" "$largest" $((timeout + 60)) "$( [ "$mode" = script ] && echo script.py)" \
+  printf 'run_id=%s\nmode=%s\ndeadline=%s\nlargest=%s\ncollect_seconds=%s\nscript=%s\nscript_name=%s\n' \
+    "$run" "$mode" "$deadline" "$largest" $((timeout + 60)) "$( [ "$mode" = script ] && echo script.py)" \
     "$(printf '%s' "$script_name" | tr -cd 'A-Za-z0-9._-')" > "$work/job" &&
   put "$work/job" job &&
   chown -h "$uid:$gid" "$stage_host"
@@ -193,14 +192,20 @@ gdb -nx -batch --readnever -iex 'set auto-load off' -iex 'set auto-solib-add off
   -p "$pid" -x "$work/params.gdb" -x "$payloads/inject-$arch.gdb" -ex pyheap_safety_net \
   > "$work/gdb.out" 2>&1 &
 gdb_pid=$!
-ticks=0 urged=0
+# While gdb waits for a safe point (and only then: the target's registers are untouched),
+# end the wait: SIGURG to the target stops gdb's `continue` (gdb drops the signal); should gdb
+# not react, interrupt gdb itself, then ask it to quit (it detaches).
+ticks=0
 while kill -0 "$gdb_pid" 2>/dev/null; do
   sleep 0.02
   ticks=$((ticks + 1))
-  if [ $urged = 0 ] && [ $((ticks * 2)) -ge $((wait_safe * 100)) ] &&
-     grep -q '^PYHEAP waiting' "$work/gdb.out" && ! grep -q '^PYHEAP thread' "$work/gdb.out"; then
-    kill -URG "$pid" 2>/dev/null   # ends gdb's wait for a safe point; gdb drops the signal
-    urged=1
+  elapsed=$((ticks * 2))   # hundredths of a second
+  if [ $elapsed -ge $((wait_safe * 100)) ] && grep -q '^PYHEAP waiting' "$work/gdb.out" &&
+     ! grep -q '^PYHEAP thread' "$work/gdb.out"; then
+    if [ $elapsed -eq $((wait_safe * 100)) ]; then kill -URG "$pid" 2>/dev/null
+    elif [ $elapsed -eq $((wait_safe * 100 + 500)) ]; then kill -INT "$gdb_pid" 2>/dev/null
+    elif [ $elapsed -eq $((wait_safe * 100 + 1000)) ]; then kill -TERM "$gdb_pid" 2>/dev/null
+    fi
   fi
 done
 wait "$gdb_pid"
@@ -210,12 +215,12 @@ if [ "$verbose" = 1 ]; then sed 's/^/gdb: /' "$work/gdb.out" >&2; fi
 gdb_error=$(awk '/^PYHEAP error/ { print $3 }' "$work/gdb.out" | head -n1)
 if ! grep -q '^PYHEAP started' "$work/gdb.out"; then
   if grep -q 'ptrace: Operation not permitted' "$work/gdb.out"; then
-    fail 12 ptrace-refused "the kernel refused ptrace on process $pid"
+    fail 12 ptrace-refused "the kernel refused ptrace access to process $pid"
   elif grep -qE 'ptrace: No such process|The program is not being run|exited with code|Couldn.t get registers: No such process' "$work/gdb.out"; then
     fail 10 no-such-process "process $pid exited during the injection"
   fi
   case "$gdb_error" in
-    no-safe-point) fail 15 no-safe-point "no thread of $pid reached a safe point within ${wait_safe}s (busy in C code holding the GIL?)" ;;
+    no-safe-point) fail 15 no-safe-point "no thread of $pid reached a safe point within ${wait_safe}s (a loop that neither allocates nor blocks, or C code holding the GIL)" ;;
     threads-not-initialized) fail 19 unsupported-python "this Python 3.6 process never started a thread, so it has no GIL to share" ;;
     '') fail 20 gdb-failed "gdb exited with status $gdb_status before starting the payload: $(grep -vE '^(PYHEAP|\[|warning|$)' "$work/gdb.out" | tail -n1)" ;;
     *) fail 20 gdb-failed "injection failed at step $gdb_error" ;;
@@ -224,10 +229,11 @@ fi
 event injected "$(awk '/^PYHEAP thread/ { print $3, $4 }' "$work/gdb.out")"
 
 # --- 5. wait for the payload, bounded by --timeout ----------------------------------------------
-deadline=$(( $(date +%s) + timeout + 2 ))
 while [ ! -e "$stage_host/status.json" ]; do
-  if [ "$(date +%s)" -ge "$deadline" ]; then
-    fail 16 payload-timeout "the payload did not finish within ${timeout}s; it stops itself and removes its files"
+  if [ "$(date +%s)" -ge $((deadline + 2)) ]; then
+    [ -e "$stage_host/started" ] ||
+      fail 16 payload-timeout "the payload thread never got the GIL within ${timeout}s: a thread of process $pid holds it (busy in C code?); it will find nothing to do when it runs"
+    fail 16 payload-timeout "the payload did not finish within ${timeout}s; it stops itself at its deadline"
   fi
   [ -d "$proc" ] || fail 10 no-such-process "process $pid exited while the payload ran"
   sleep 0.05

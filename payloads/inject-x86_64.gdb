@@ -33,7 +33,7 @@ set print thread-events off
 set scheduler-locking off
 handle all nostop noprint pass
 handle SIGINT nostop noprint pass
-handle SIGURG stop noprint nopass
+handle SIGURG stop print nopass
 
 set $pyheap_t = 0
 set $pyheap_dirty = 0

@@ -12,7 +12,7 @@
 # - user code gets its stdout/stderr captured (writes from other threads pass through), a fresh
 #   PYHEAP_OUT directory, and a deadline enforced by a trace function on this thread only.
 # The job file written by the agent is `key=value` lines: run_id, mode (census|script),
-# timeout, largest, collect_seconds, script (file name of the user code, for mode=script).
+# deadline (epoch seconds), largest, collect_seconds, script (file name of the user code).
 
 
 def _pyheap_main(boot_path):
@@ -56,6 +56,7 @@ def _pyheap_main(boot_path):
     previous_trace = sys.gettrace()
     deadline_error = SystemExit('the injected code ran past --timeout and was stopped')
     try:
+        os.close(os.open(path('started'), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         for line in read_bytes('job').decode('utf-8').splitlines():
             key, sep, value = line.partition('=')
             if sep:
@@ -63,7 +64,10 @@ def _pyheap_main(boot_path):
         status['run_id'] = job.get('run_id')
         if job.get('script'):
             own_files.append(job['script'])
-        deadline = started + float(job.get('timeout', '30'))
+        # The agent's deadline is absolute: time spent waiting for the GIL counts against it.
+        deadline = started + float(job.get('deadline', '0')) - time.time()
+        if deadline <= started:
+            raise TimeoutError('the payload started after the agent had given up')
         status['python'] = {
             'version': '%d.%d.%d' % sys.version_info[:3],
             'implementation': sys.implementation.name,

@@ -182,7 +182,7 @@ function report(r: RunResult, cfg: RunConfig, f: Flags, printer: Printer): numbe
       out_dir: r.outDir,
       elapsed_seconds: Number((r.elapsedMs / 1000).toFixed(3)),
     });
-    return raised ? EXIT.payloadRaised : EXIT.ok;
+    return r.status.status === 'timeout' ? EXIT.timeout : raised ? EXIT.payloadRaised : EXIT.ok;
   }
   if (r.census) {
     printer.result(censusTable(r.census, r.status.python, label, f.top));
@@ -192,6 +192,11 @@ function report(r: RunResult, cfg: RunConfig, f: Flags, printer: Printer): numbe
     if (r.stdout) printer.result(r.stdout);
     if (r.stderr) printer.log(r.stderr.replace(/\n$/, ''));
     if (r.files.length) printer.note(`${r.files.length} file(s) from PYHEAP_OUT saved in ${r.outDir}: ${r.files.slice(0, 10).join(', ')}${r.files.length > 10 ? ', ...' : ''}`);
+  }
+  if (r.status.status === 'timeout') {
+    printer.error(new PyheapError('payload', r.status.exception?.message ?? 'the payload reached --timeout', {
+      hint: cfg.mode === 'census' ? 'raise --timeout' : 'raise --timeout, or make the code do less', exitCode: EXIT.timeout }));
+    return EXIT.timeout;
   }
   if (raised) {
     const ex = r.status.exception;

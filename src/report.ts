@@ -9,7 +9,7 @@ export interface TypeRow { name: string; count: number; size: number }
 export interface Largest { type: string; size: number; id: number }
 
 export interface Status {
-  status: 'ok' | 'error';
+  status: 'ok' | 'error' | 'timeout';
   run_id: string | null;
   python?: PythonInfo;
   elapsed_seconds?: number;
