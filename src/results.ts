@@ -70,6 +70,7 @@ export async function extractResults(input: Readable, outDir: string, opts: Extr
   let payloadBytes = 0;
   const extract = tar.extract();
   extract.on('entry', (header, stream, next) => {
+    stream.on('error', () => { /* reported through the iteration in handle() and by extract */ });
     handle(header, stream).then(() => next(), (e: unknown) => {
       stream.resume();
       extract.destroy(e instanceof Error ? e : new Error(String(e)));
