@@ -1,11 +1,13 @@
 // The test command: checks what the tests need, runs every test file with node:test, and
-// fails the run if anything was left behind (targets, agents, gdb, staging directories).
+// fails the run if anything was left behind (targets, agents, gdb, staging directories, and
+// the emulated cluster's processes, cgroups, mounts and temp dirs).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findInterpreters } from './support/pythons.js';
 import { whyNoPtrace } from './support/ptrace.js';
+import { leftoverCgroups } from './cluster/cgroups.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const only = process.argv.slice(2);
@@ -20,15 +22,23 @@ const ptrace = whyNoPtrace();
 process.stderr.write(`kubectl-pyheap tests\n  interpreters: ${pythons.map((p) => p.label).join(', ') || 'NONE FOUND'}\n`);
 process.stderr.write(`  gdb/ptrace:   ${ptrace ? `NOT AVAILABLE (${ptrace}): injection tests will be SKIPPED` : 'available'}\n\n`);
 
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-reporter=spec', ...files], { stdio: 'inherit' });
+const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=600000', '--test-reporter=spec', ...files], { stdio: 'inherit' });
 
 function leftovers(): string[] {
   const found: string[] = [];
   const ps = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
   for (const line of ps.split('\n')) {
-    if (/\/root\/app\/|pyheap-agent|agent\.sh|inject-x86_64\.gdb/.test(line) && !line.includes('ps -eo')) found.push(`process: ${line.trim()}`);
+    if (/\/root\/app\/|pyheap-agent|agent\.sh|inject-x86_64\.gdb|test\/cluster\/main\.js/.test(line) && !line.includes('ps -eo')) found.push(`process: ${line.trim()}`);
   }
-  for (const f of readdirSync('/tmp')) if (f.startsWith('pyheap-agent.') || f.startsWith('.pyheap-')) found.push(`file: /tmp/${f}`);
+  // anything still in an emulated container's cgroup, and the cgroups themselves
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (/\/kubepods[/.]/.test(readFileSync(`/proc/${pid}/cgroup`, 'utf8'))) found.push(`process in a kubepods cgroup: ${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ')}`);
+    } catch { /* exited */ }
+  }
+  for (const cg of leftoverCgroups()) found.push(`cgroup: ${cg}`);
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) if (line.includes('pyheap-')) found.push(`mount: ${line}`);
+  for (const f of readdirSync('/tmp')) if (f.startsWith('pyheap-agent.') || f.startsWith('.pyheap-') || f.startsWith('pyheap-cluster-')) found.push(`file: /tmp/${f}`);
   return found;
 }
 const left = leftovers();

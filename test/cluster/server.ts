@@ -1,0 +1,103 @@
+// The HTTPS front of the emulated apiserver: bearer-token authentication, discovery and
+// /version, the control endpoint for switches, resource routes, and exec upgrades. Every
+// refusal is a JSON metav1.Status, as from a real apiserver.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { checkExec, PROTOCOLS, serveExec } from './exec.js';
+import { coreVersions, group, groupList, resourceList, versionDoc } from './resources.js';
+import { handleResource, parseTarget, readBody, sendJson, type RouterContext } from './router.js';
+import { ApiError, unauthorized } from './status.js';
+import { validateSwitches, type Switches } from './switches.js';
+
+export interface ServerContext extends RouterContext {
+  token: string;
+  setSwitches(s: Partial<Switches>): void;
+  /** Containers with their host PIDs, for tests (GET /__emulator/containers). */
+  containers(): unknown[];
+}
+
+const PUBLIC = new Set(['/version', '/healthz', '/livez', '/readyz']);
+
+export interface ApiHttpServer { server: Server; url: string; close(): Promise<void> }
+
+function authenticated(ctx: ServerContext, req: IncomingMessage, pathname: string): boolean {
+  return PUBLIC.has(pathname) || req.headers.authorization === `Bearer ${ctx.token}`;
+}
+
+async function route(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  const p = url.pathname.replace(/\/+$/, '') || '/';
+  if (!authenticated(ctx, req, p)) throw unauthorized();
+  if (req.method === 'GET') {
+    if (p === '/version') return sendJson(res, 200, versionDoc());
+    if (PUBLIC.has(p)) { res.writeHead(200, { 'Content-Type': 'text/plain' }); return void res.end('ok'); }
+    if (p === '/api') return sendJson(res, 200, coreVersions(`${req.socket.localAddress}:${req.socket.localPort}`));
+    if (p === '/apis') return sendJson(res, 200, groupList());
+    let m = /^\/apis\/([^/]+)$/.exec(p);
+    if (m && group(m[1]!)) return sendJson(res, 200, group(m[1]!));
+    m = /^\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))$/.exec(p);
+    if (m) {
+      const list = m[1] ? resourceList('', 'v1') : resourceList(m[2]!, m[3]!);
+      if (list) return sendJson(res, 200, list);
+    }
+  }
+  if (p === '/__emulator/switches') {
+    if (req.method === 'POST') ctx.setSwitches(validateSwitches(await readBody(req) ?? {}));
+    return sendJson(res, 200, ctx.switches());
+  }
+  if (p === '/__emulator/containers' && req.method === 'GET') return sendJson(res, 200, ctx.containers());
+  const target = parseTarget(p);
+  if (!target) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+  return handleResource(ctx, target, req, res, url.searchParams);
+}
+
+function sendError(res: ServerResponse, e: unknown): void {
+  const err = e instanceof ApiError ? e : new ApiError(500, 'InternalError', `Internal error occurred: ${(e as Error).message}`);
+  if (res.headersSent) return void res.destroy();
+  sendJson(res, err.code, err.body());
+}
+
+/** A refused upgrade is an ordinary HTTP answer written on the raw socket. */
+function refuseUpgrade(socket: Duplex, e: unknown): void {
+  const err = e instanceof ApiError ? e : new ApiError(500, 'InternalError', `Internal error occurred: ${(e as Error).message}`);
+  const body = JSON.stringify(err.body());
+  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 500: 'Internal Server Error' }[err.code] ?? 'Error';
+  socket.end(`HTTP/1.1 ${err.code} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}
+
+export async function startServer(ctx: ServerContext, tls: { cert: string; key: string }, port = 0): Promise<ApiHttpServer> {
+  const sockets = new Set<WebSocket>();
+  const wss = new WebSocketServer({ noServer: true, handleProtocols: (offered) => [...offered].find((p) => PROTOCOLS.includes(p)) ?? false });
+  const server = createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
+    const url = new URL(req.url ?? '/', 'https://emulator');
+    route(ctx, req, res, url).catch((e) => sendError(res, e));
+  });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => { /* the client went away */ });
+    try {
+      const url = new URL(req.url ?? '/', 'https://emulator');
+      if (!authenticated(ctx, req, url.pathname)) throw unauthorized();
+      const target = parseTarget(url.pathname);
+      if (!target) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+      serveExec(ctx, wss, req, socket, head, checkExec(ctx, target, req, url.searchParams), sockets);
+    } catch (e) {
+      refuseUpgrade(socket, e);
+    }
+  });
+  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(port, '127.0.0.1', resolve); });
+  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    server,
+    url,
+    async close() {
+      for (const ws of sockets) ws.terminate();
+      for (const w of ctx.watches) w.end();
+      const closed = new Promise((r) => server.close(r));
+      server.closeAllConnections();
+      wss.close();
+      await closed;
+    },
+  };
+}

@@ -1,0 +1,81 @@
+// Fault switches for tests: each makes the emulated cluster misbehave the way a real one does
+// (a pull that fails, a pod that is never scheduled, an exec cut mid-stream, RBAC refusing a
+// verb). Set at start (flags, a JSON file) or at run time (POST /__emulator/switches).
+import { ApiError, badRequest, qualified } from './status.js';
+
+export interface Switches {
+  /** Images whose pull fails: exact references, or prefixes ending in "*". */
+  imagePullFailure: string[];
+  /** Pods created from now on are never scheduled (Pending, PodScheduled=False, Unschedulable). */
+  unschedulable: boolean;
+  /** Pods created from now on stay Pending in ContainerCreating this long before starting. */
+  slowStartSeconds: number;
+  /** Exec sessions are cut (socket destroyed, no status frame) after this many stdout bytes. */
+  execDropAfterBytes: number | null;
+  /** Requests refused by "RBAC": "VERB RESOURCE[/SUB]" or "VERB RESOURCE in NAMESPACE",
+   * e.g. "create pods/exec", "list pods", "delete pods in team-a", "get deployments". */
+  forbidden: string[];
+  /** How long an agent pod (hostPID with a nodeName) takes to become Running. */
+  agentStartDelayMs: number;
+  /** Images (same matching as imagePullFailure) whose exec'd commands get a PATH without gdb. */
+  imagesWithoutGdb: string[];
+  /** Longest grace period honoured on delete (SIGTERM first, SIGKILL after it). */
+  maxGraceSeconds: number;
+}
+
+export const DEFAULT_SWITCHES: Switches = {
+  imagePullFailure: [],
+  unschedulable: false,
+  slowStartSeconds: 0,
+  execDropAfterBytes: null,
+  forbidden: [],
+  agentStartDelayMs: 300,
+  imagesWithoutGdb: [],
+  maxGraceSeconds: 2,
+};
+
+const KINDS: Record<keyof Switches, 'strings' | 'boolean' | 'number' | 'number|null'> = {
+  imagePullFailure: 'strings', unschedulable: 'boolean', slowStartSeconds: 'number', execDropAfterBytes: 'number|null',
+  forbidden: 'strings', agentStartDelayMs: 'number', imagesWithoutGdb: 'strings', maxGraceSeconds: 'number',
+};
+
+/** Checks a partial update (from JSON): unknown names and wrong types are refused. */
+export function validateSwitches(u: unknown): Partial<Switches> {
+  if (typeof u !== 'object' || u === null || Array.isArray(u)) throw badRequest('switches must be a JSON object');
+  for (const [k, v] of Object.entries(u)) {
+    const kind = KINDS[k as keyof Switches];
+    if (!kind) throw badRequest(`unknown switch "${k}"; known: ${Object.keys(KINDS).join(', ')}`);
+    const ok = kind === 'strings' ? Array.isArray(v) && v.every((s) => typeof s === 'string')
+      : kind === 'boolean' ? typeof v === 'boolean'
+      : kind === 'number' ? typeof v === 'number' && v >= 0
+      : v === null || (typeof v === 'number' && v >= 0);
+    if (!ok) throw badRequest(`switch "${k}" must be ${kind}`);
+    if (k === 'forbidden') (v as string[]).forEach(parseRule);
+  }
+  return u as Partial<Switches>;
+}
+
+export function imageMatches(patterns: string[], image: string): boolean {
+  return patterns.some((p) => (p.endsWith('*') ? image.startsWith(p.slice(0, -1)) : p === image));
+}
+
+interface Rule { verb: string; resource: string; sub: string; namespace?: string }
+
+function parseRule(s: string): Rule {
+  const m = /^\s*(\w+)\s+([\w.-]+?)(?:\.apps)?(?:\/(\w+))?(?:\s+in\s+([\w.-]+))?\s*$/.exec(s);
+  if (!m) throw badRequest(`forbidden rule "${s}" is not "VERB RESOURCE[/SUBRESOURCE] [in NAMESPACE]"`);
+  return { verb: m[1]!, resource: m[2]!, sub: m[3] ?? '', ...(m[4] ? { namespace: m[4] } : {}) };
+}
+
+export interface Access { verb: string; resource: string; group: string; sub?: string; namespace?: string; name?: string }
+
+/** The 403 a real RBAC authorizer would give for this access, if a rule refuses it. */
+export function denied(s: Switches, user: string, a: Access): ApiError | undefined {
+  const hit = s.forbidden.map(parseRule).find((r) => r.verb === a.verb && r.resource === a.resource && r.sub === (a.sub ?? '') && (!r.namespace || r.namespace === a.namespace));
+  if (!hit) return undefined;
+  const full = a.sub ? `${a.resource}/${a.sub}` : a.resource;
+  const scope = a.namespace ? `in the namespace "${a.namespace}"` : 'at the cluster scope';
+  return new ApiError(403, 'Forbidden', `${qualified(a.resource, a.group, a.name)} is forbidden: User "${user}" cannot ${a.verb} resource "${full}" in API group "${a.group}" ${scope}`, {
+    ...(a.name ? { name: a.name } : {}), ...(a.group ? { group: a.group } : {}), kind: a.resource,
+  });
+}
