@@ -137,7 +137,7 @@ for d in $tmpdir_env /tmp /var/tmp /dev/shm; do
   fi
 done
 [ -n "$stage" ] || fail 17 no-writable-dir "no writable directory in the target (tried ${tmpdir_env:+$tmpdir_env }/tmp /var/tmp /dev/shm)"
-deadline=$(( $(date +%s) + timeout ))
+deadline=$(( $(date +%s) + timeout + 1 ))   # whole seconds: at least --timeout from now
 set -C
 put() { cat "$1" > "$stage_host/$2" && chown -h "$uid:$gid" "$stage_host/$2"; }
 {

@@ -92,7 +92,7 @@ def _pyheap_main(boot_path):
                 result = ns['run_census'](deadline, clock, own_thread,
                                           largest=int(job.get('largest', '20')),
                                           skip=(ns, status, job, watch, modules_before,
-                                                imported, own_files))
+                                                imported, own_files, globals()))
             finally:
                 ns.clear()
             write_new(os.path.join('out', 'census.json'), _pyheap_json(result))

@@ -235,7 +235,16 @@ def _census(deadline, clock, own_thread, largest, skip, gc_enabled):
     st = _new_state(deadline, clock, largest)
     single_rc = single_owner_refcount()
     roots = frame_roots(own_thread)
+    # Our own objects are not the target's: the callers' bookkeeping, this module's namespace
+    # (its functions and helpers) and the values of any namespace passed in `skip`.
+    own = globals()
+    skip = tuple(skip) + (own,)
     skip_ids = set(map(id, skip))
+    for d in skip:
+        if isinstance(d, dict):
+            skip_ids.update(id(v) for v in d.values() if getattr(v, '__globals__', None) is d)
+    skip_ids.update(id(v) for v in own.values() if type(v).__name__ in ('method-wrapper', 'mappingproxy'))
+    skip_ids.add(id(_python_level))
     skip_ids.update(map(id, (st, st['acc'], st['info'], st['seen'], roots, skip_ids)))
     frame = sys._getframe()
     while frame is not None:  # our own frames (tracked objects before 3.11)

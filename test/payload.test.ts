@@ -1,0 +1,30 @@
+// The census payload, run directly (no injection, so no ptrace needed) in every interpreter of
+// the machine, against an exact reference walk over the same frozen heap: user types must have
+// exactly the same count, builtin types the same up to what each of the two walks keeps for its
+// own bookkeeping (a few hundred objects out of ~700,000).
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { ROOT } from './support/cli.js';
+import { findInterpreters } from './support/pythons.js';
+
+
+describe('census payload against an exact reference walk', () => {
+  for (const py of findInterpreters()) {
+    it(py.label, () => {
+      const out = execFileSync(py.exe, [path.join(ROOT, 'test', 'py', 'census_check.py'), '100000'], { encoding: 'utf8', timeout: 120_000 });
+      const { census, reference } = JSON.parse(out) as { census: Record<string, number>; reference: Record<string, number> };
+      const names = new Set([...Object.keys(census), ...Object.keys(reference)]);
+      const differ: string[] = [];
+      for (const n of names) {
+        const d = Math.abs((census[n] ?? 0) - (reference[n] ?? 0));
+        const allowed = n.startsWith('__main__.') ? 0 : Math.max(30, 0.001 * (reference[n] ?? 0));
+        if (d > allowed) differ.push(`${n}: census ${census[n] ?? 0}, reference ${reference[n] ?? 0}`);
+      }
+      assert.deepEqual(differ, []);
+      assert.equal(census['__main__.Record'], 100000);
+      assert.ok((census.str ?? 0) >= 200000 && (census.bytes ?? 0) >= 100000 - 2000, 'untracked objects are counted');
+    });
+  }
+});
