@@ -4,7 +4,11 @@
 # tools only (awk, od, tar, sha256sum, mkdir, chown): the agent image has no Node and no Python.
 #
 # usage: agent.sh --payloads DIR [--mode census|script] [--script FILE] [--script-name NAME]
-#                 [--timeout SECONDS] [--largest N] [--safepoint-wait SECONDS] [--verbose] PID
+#                 [--timeout SECONDS] [--largest N] [--safepoint-wait SECONDS]
+#                 [--job KEY=VALUE]... [--stream NAME] [--verbose] PID
+# --job adds a line to the payload's job file (growth=30, referrers=T1,T2, stacks=1, trace=10);
+# --stream NAME makes a FIFO NAME in the staging directory, passes it to the payload as
+# snapshot=NAME, and saves what the payload writes to it (outside the target) as out/NAME.
 #
 # stdout: a tar stream of the results (status.json, out/, stdout.txt, stderr.txt).
 # stderr: one event per line, "PYHEAP <event> ...", and with --verbose the gdb transcript.
@@ -14,6 +18,7 @@ set -u
 umask 077
 
 payloads= mode=census script= script_name=script timeout=30 largest=20 wait_safe=2 verbose=0 pid=
+jobs= stream=
 while [ $# -gt 0 ]; do
   case "$1" in
     --payloads) payloads=$2; shift 2 ;;
@@ -23,6 +28,9 @@ while [ $# -gt 0 ]; do
     --timeout) timeout=$2; shift 2 ;;
     --largest) largest=$2; shift 2 ;;
     --safepoint-wait) wait_safe=$2; shift 2 ;;
+    --job) case "$2" in [a-z]*=*) jobs="$jobs
+$2" ;; *) echo "PYHEAP error 2 usage bad-job $2" >&2; exit 2 ;; esac; shift 2 ;;
+    --stream) stream=$2; shift 2 ;;
     --verbose) verbose=1; shift ;;
     -*) echo "PYHEAP error 2 usage unknown-option $1" >&2; exit 2 ;;
     *) pid=$1; shift ;;
@@ -34,19 +42,27 @@ fail() { code=$1; shift; event error "$code" "$@"; exit "$code"; }
 
 case "$pid" in ''|*[!0-9]*) fail 2 usage "a numeric PID is required" ;; esac
 case "$timeout" in ''|*[!0-9]*) fail 2 usage "timeout must be whole seconds" ;; esac
+case "$stream" in *[!A-Za-z0-9._-]*|.*) fail 2 usage "bad stream name $stream" ;; esac
+[ -z "$(printf '%s' "$jobs" | tr -d 'A-Za-z0-9_=.,:\n-')" ] ||
+  fail 2 usage "job values may only hold letters, digits and _=.,:-"
 [ -d "$payloads" ] || fail 2 usage "no payload directory $payloads"
 command -v gdb >/dev/null 2>&1 || fail 18 gdb-missing "gdb is not installed where the agent runs"
 
 proc=/proc/$pid
 work=$(mktemp -d "${TMPDIR:-/tmp}/pyheap-agent.XXXXXXXX") || fail 20 internal "mktemp failed"
-stage_host= gdb_pid=
+stage_host= gdb_pid= stream_pid=
+release_stream() {  # a reader still waiting for a writer gets one, and then end-of-file
+  [ -n "$stream_pid" ] && [ -p "$stage_host/$stream" ] && : 1<> "$stage_host/$stream"
+}
 cleanup() {
   # Never kill gdb: it may be inside the target. Wake it if it waits for a safe point, then wait.
   if [ -n "$gdb_pid" ] && kill -0 "$gdb_pid" 2>/dev/null; then
     kill -URG "$pid" 2>/dev/null
     wait "$gdb_pid" 2>/dev/null
   fi
+  release_stream 2>/dev/null
   [ -n "$stage_host" ] && rm -rf "$stage_host" 2>/dev/null
+  [ -n "$stream_pid" ] && wait "$stream_pid" 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -140,17 +156,30 @@ done
 deadline=$(( $(date +%s) + timeout + 1 ))   # whole seconds: at least --timeout from now
 set -C
 put() { cat "$1" > "$stage_host/$2" && chown -h "$uid:$gid" "$stage_host/$2"; }
+put_all() {  # every Python payload (the census and the tasks it may run)
+  for f in "$payloads"/pyheap_*.py; do put "$f" "${f##*/}" || return 1; done
+}
 {
-  put "$payloads/pyheap_boot.py" pyheap_boot.py &&
-  { [ "$mode" != census ] || put "$payloads/pyheap_census.py" pyheap_census.py; } &&
+  { [ "$mode" != census ] || put_all; } &&
+  { [ "$mode" = census ] || put "$payloads/pyheap_boot.py" pyheap_boot.py; } &&
   { [ "$mode" != script ] || put "$script" script.py; } &&
   printf 'run_id=%s\nmode=%s\ndeadline=%s\nlargest=%s\ncollect_seconds=%s\nscript=%s\nscript_name=%s\n' \
     "$run" "$mode" "$deadline" "$largest" $((timeout + 60)) "$( [ "$mode" = script ] && echo script.py)" \
     "$(printf '%s' "$script_name" | tr -cd 'A-Za-z0-9._-')" > "$work/job" &&
+  { [ -z "$jobs" ] || printf '%s\n' "$jobs" | sed '/^$/d' >> "$work/job"; } &&
+  { [ -z "$stream" ] || echo "snapshot=$stream" >> "$work/job"; } &&
   put "$work/job" job &&
   chown -h "$uid:$gid" "$stage_host"
 } || fail 17 no-writable-dir "cannot write the payload into $stage in the target"
 set +C
+if [ -n "$stream" ]; then
+  # The payload writes the snapshot into a FIFO; it is stored here, never in the target.
+  mkfifo -m 600 "$stage_host/$stream" && chown -h "$uid:$gid" "$stage_host/$stream" ||
+    fail 17 no-writable-dir "cannot make a FIFO in $stage in the target"
+  mkdir -p "$work/res/out"
+  cat "$stage_host/$stream" > "$work/res/out/$stream" &
+  stream_pid=$!
+fi
 event staged "$stage"
 
 # --- 4. inject: params.gdb (numbers only) + inject-<arch>.gdb --------------------------------
@@ -241,9 +270,15 @@ done
 event finished
 
 # --- 6. results back as a tar stream; then nothing of ours stays in the target -----------------
+if [ -n "$stream" ]; then
+  release_stream
+  wait "$stream_pid"
+  rm -f "$stage_host/$stream"
+fi
 cd "$stage_host" || fail 20 internal "the staging directory vanished"
 set --
 for f in status.json stdout.txt stderr.txt out; do [ -e "$f" ] && set -- "$@" "$f"; done
+if [ -n "$stream" ] && [ -s "$work/res/out/$stream" ]; then set -- "$@" -C "$work/res" "out/$stream"; fi
 tar -cf "$work/result.tar" "$@" || fail 20 internal "tar failed"
 cd /
 rm -rf "$stage_host" && stage_host=

@@ -51,7 +51,7 @@ def _pyheap_main(boot_path):
 
     status = {'status': 'error', 'run_id': None}
     job = {}
-    own_files = ['pyheap_boot.py', 'pyheap_census.py', 'job']
+    own_files = ['job'] + [f for f in os.listdir(stage) if f.startswith('pyheap_') and f.endswith('.py')]
     capture = None
     previous_trace = sys.gettrace()
     deadline_error = SystemExit('the injected code ran past --timeout and was stopped')
@@ -77,7 +77,12 @@ def _pyheap_main(boot_path):
         mode = job.get('mode', 'census')
         out_dir = path('out')
         os.mkdir(out_dir, 0o700)
-        census_source = read_bytes('pyheap_census.py') if mode == 'census' else None
+        tasks = ('referrers', 'stacks', 'trace', 'snapshot')
+        sources = {}
+        if mode == 'census':  # the census module, and those of the other tasks asked for
+            for name in ('census',) + tasks:
+                if name == 'census' or job.get(name) or (name == 'referrers' and job.get('growth')):
+                    sources[name] = read_bytes('pyheap_%s.py' % name)
         script_source = read_bytes(job['script']) if mode == 'script' else None
         for name in own_files:  # the agent's copies are gone from the target from here on
             try:
@@ -88,11 +93,12 @@ def _pyheap_main(boot_path):
         if mode == 'census':
             ns = {'__name__': '__pyheap_census__'}
             try:
-                exec(compile(census_source, '<pyheap-census>', 'exec'), ns)
-                result = ns['run_census'](deadline, clock, own_thread,
-                                          largest=int(job.get('largest', '20')),
-                                          skip=(ns, status, job, watch, modules_before,
-                                                imported, own_files, globals()))
+                for name, source in sources.items():  # one namespace: they share helpers
+                    exec(compile(source, '<pyheap-%s>' % name, 'exec'), ns)
+                sources.clear()
+                result = _pyheap_analyse(ns, job, deadline, clock, time.sleep, own_thread, path,
+                                         skip=(ns, status, job, watch, modules_before,
+                                               imported, own_files, globals()))
             finally:
                 ns.clear()
             write_new(os.path.join('out', 'census.json'), _pyheap_json(result))
@@ -135,6 +141,59 @@ def _pyheap_main(boot_path):
             if name not in modules_before:
                 sys.modules.pop(name, None)
     return stage, clock() + float(job.get('collect_seconds', '120') or 120)
+
+
+def _pyheap_analyse(ns, job, deadline, clock, sleep, own_thread, path, skip):
+    """The census, and what else the job asks for: stacks (first, as the target was), growth
+    and/or an allocation trace over a window, referrer chains (for the types asked for and the
+    top growers), and a snapshot streamed to the agent's FIFO."""
+    largest = int(job.get('largest', '20'))
+    extra = {}
+    if job.get('stacks'):
+        extra['threads'] = ns['thread_stacks'](own_thread)
+    growth = float(job.get('growth') or 0)
+    trace = float(job.get('trace') or 0)
+    window = max(growth, trace)
+    tracing = ns['trace_start']() if trace else None
+    before = None
+    if growth:
+        before = ns['run_census'](deadline, clock, own_thread, largest=largest, skip=skip + (extra, tracing))
+    end = min(clock() + window, deadline)
+    while clock() < end:  # the target runs on meanwhile; this thread only sleeps
+        sleep(min(0.2, max(0.0, end - clock())))
+    if tracing is not None:
+        extra['trace'] = ns['trace_finish'](tracing, window, own_files=('<pyheap-*>',))
+    result = ns['run_census'](deadline, clock, own_thread, largest=largest, skip=skip + (extra, before))
+    if before is not None:
+        then = dict((t['name'], t) for t in before['types'])
+        rows = []
+        for t in result['types']:
+            b = then.pop(t['name'], {'count': 0, 'size': 0})
+            rows.append({'name': t['name'], 'count_delta': t['count'] - b['count'],
+                         'size_delta': t['size'] - b['size'], 'count': t['count'], 'size': t['size']})
+        for name, b in then.items():  # types that disappeared
+            rows.append({'name': name, 'count_delta': -b['count'], 'size_delta': -b['size'], 'count': 0, 'size': 0})
+        rows.sort(key=_pyheap_growth_order)
+        result['growth'] = rows
+        result['growth_seconds'] = growth
+        result['growth_total'] = {'count_delta': result['total']['count'] - before['total']['count'],
+                                  'size_delta': result['total']['size'] - before['total']['size']}
+    wanted = [t for t in (job.get('referrers') or '').split(',') if t]
+    if before is not None:  # the top growers get their chains too
+        wanted += [r['name'] for r in result['growth'][:3] if r['size_delta'] > 0 and r['name'] not in wanted]
+    if wanted and 'find_chains' in ns:
+        chains = ns['find_chains'](wanted, own_thread, samples=int(job.get('samples', '3')),
+                                   deadline=deadline, clock=clock)
+        result['referrers'] = [{'type': t, 'chains': chains.get(t, [])} for t in wanted]
+    if job.get('snapshot'):
+        result['snapshot'] = ns['write_snapshot'](path(job['snapshot']), own_thread, deadline, clock,
+                                                  skip=skip + (extra, result, before))
+    result.update(extra)
+    return result
+
+
+def _pyheap_growth_order(row):
+    return (-row['size_delta'], -row['count_delta'], row['name'])
 
 
 def _pyheap_linger(stage, until):
@@ -250,7 +309,7 @@ def _pyheap_describe(e):
     frames = []
     while tb is not None:
         code = tb.tb_frame.f_code
-        if not code.co_filename.endswith('pyheap_boot.py') and not code.co_filename.startswith('<pyheap'):
+        if not code.co_filename.endswith('pyheap_boot.py'):  # the wrapper itself is noise
             frames.append('  File "%s", line %s, in %s' % (code.co_filename, tb.tb_lineno, code.co_name))
         tb = tb.tb_next
     etype = type(e)

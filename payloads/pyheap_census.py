@@ -52,8 +52,8 @@ def _c_sizeof(tp):
     """The first __sizeof__ in the MRO implemented in C (never user code), and whether a
     Python-level override was skipped on the way."""
     overridden = False
-    for klass in _get_mro(tp):
-        f = _get_dict(klass).get('__sizeof__')
+    for klass in _get_mro(tp) or (tp, object):  # no MRO yet: a class still being created
+        f = (_get_dict(klass) or {}).get('__sizeof__')  # a static type never readied: no dict
         if f is None:
             continue
         if isinstance(f, _python_level):
