@@ -5,6 +5,7 @@ import { findInterpreters } from '../test/support/pythons.js';
 import { whyNoPtrace } from '../test/support/ptrace.js';
 import { runCensusBench } from './census.js';
 import { runPauseBench } from './pause.js';
+import { runSoakBench } from './soak.js';
 
 const why = whyNoPtrace();
 if (why) {
@@ -32,6 +33,7 @@ process.stdout.write(`${sections[0]}\n\n`);
 
 if (want('pause')) print(await runPauseBench(py311));
 if (want('census')) print(await runCensusBench(py311, debian, debian ? objgraphAvailable() : false));
+if (want('soak')) print(await runSoakBench(pythons.filter((p) => p.label.startsWith('pyenv')).at(-1) ?? py311));
 if (want('kube')) {
   try {
     const kube = (await import(['.', 'kube.js'].join('/'))) as { runKubeBench(): Promise<string> }; // written by the Kubernetes work
