@@ -36,7 +36,7 @@ export async function soak(python: Interpreter, runs: number, outDir: string, on
       const from = t.output.length;
       const args = i % 5 === 4 ? [`pid/${t.pid}`, '-o', 'json'] : [`pid/${t.pid}`, '--exec', 'pass'];
       const r = await runCli([...args, '--timeout', '60s', '--out-dir', path.join(outDir, `soak-${i}`)], { timeoutMs: 120_000 });
-      if (r.code !== 0) failures.push(`run ${i}: exit ${r.code}: ${r.stderr.split('\n').filter((l) => l.startsWith('error')).join(' ')}`);
+      if (r.code !== 0) failures.push(`run ${i}: exit ${r.code}: ${r.stderr.trim().split('\n').slice(-6).join(' | ')}`);
       await sleep(100);
       const gaps = t.output.slice(from).filter((l) => l.startsWith('gap ')).map((l) => Number(l.slice(4)));
       pausesMs.push(Math.max(0, ...gaps));
