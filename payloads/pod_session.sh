@@ -12,6 +12,7 @@
 # went away: WebSocket exec cannot half-close stdin on v4), asks agent.sh to stop: it cleans the
 # target up, never killing gdb in the middle of a call, and exits.
 set -u
+export LC_ALL=C # as for a local agent: byte-wise tools, no locale files to load
 d=$1 mode=$2
 shift 2
 agent= watcher=
@@ -43,7 +44,7 @@ sh "$d/agent.sh" "$@" 3<&- </dev/null &
 agent=$!
 (
   h=
-  trap '[ -n "$h" ] && kill "$h" 2>/dev/null; exit 0' TERM
+  trap '[ -n "$h" ] && kill "$h" 2>/dev/null && wait "$h"; exit 0' TERM # reaped, not orphaned
   head -c 1 <&3 >/dev/null 2>&1 &
   h=$!
   wait "$h"

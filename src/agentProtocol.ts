@@ -1,6 +1,7 @@
 // What the agent (payloads/agent.sh) says on stderr, and how its arguments are written.
 // Shared by every way of running the agent: a local process for pid/N, an exec session in
 // the agent pod for Kubernetes.
+import type { Readable } from 'node:stream';
 import { EXIT, PyheapError, type ExitCode, type Stage } from './errors.js';
 import type { ProgressEvent } from './progress.js';
 
@@ -46,6 +47,52 @@ const AGENT_ERRORS: Record<string, ErrorInfo> = {
   'no-libc': { exit: EXIT.notFound, stage: 'resolve', hint: 'statically linked interpreters without libc are not supported' },
   'internal': { exit: EXIT.internal, stage: 'collect', hint: 'run again with -v and report the output' },
 };
+
+export interface AgentExit {
+  code: number;
+  /** The error the agent reported, if it reported one. */
+  error?: PyheapError;
+  /** Last lines that were not protocol lines, for diagnostics. */
+  stray: string[];
+  /** Size and sha256 of the results archive, as the agent announced them. */
+  result?: { bytes: number; sha256: string };
+}
+
+/** A running agent, wherever it runs (a local process, an exec session in the agent pod). */
+export interface AgentSession {
+  /** The tar stream of results. */
+  stdout: Readable;
+  done: Promise<AgentExit>;
+  /** Asks the agent to stop (it cleans the target up and never kills gdb mid-call). */
+  interrupt(): void;
+}
+
+export interface AgentHooks {
+  onEvent(e: ProgressEvent): void;
+  onTranscript(line: string): void;
+}
+
+/** Reads the agent's stderr line by line: events go to the hooks, the rest is kept for exit(). */
+export class AgentListener {
+  private error: PyheapError | undefined;
+  private result: { bytes: number; sha256: string } | undefined;
+  private readonly stray: string[] = [];
+
+  constructor(private readonly hooks: AgentHooks) {}
+
+  line(line: string): void {
+    const parsed = parseAgentLine(line);
+    if (parsed.kind === 'event') this.hooks.onEvent(parsed.event);
+    else if (parsed.kind === 'error') this.error = parsed.error;
+    else if (parsed.kind === 'result') this.result = { bytes: parsed.bytes, sha256: parsed.sha256 };
+    else if (parsed.kind === 'gdb') this.hooks.onTranscript(`gdb: ${parsed.text}`);
+    else { this.stray.push(parsed.text); if (this.stray.length > 20) this.stray.shift(); }
+  }
+
+  exit(code: number): AgentExit {
+    return { code, ...(this.error ? { error: this.error } : {}), ...(this.result ? { result: this.result } : {}), stray: [...this.stray] };
+  }
+}
 
 export type AgentLine =
   | { kind: 'event'; event: ProgressEvent }

@@ -11,11 +11,12 @@ import { parseDuration } from './duration.js';
 import { EXIT, EXIT_CODES_HELP, PyheapError, usageError } from './errors.js';
 import { Printer } from './printer.js';
 import { createProgress } from './progress.js';
-import { censusTable } from './report.js';
-import { runLocal, type RunConfig, type RunResult } from './run.js';
-import { parseTarget, targetLabel } from './target.js';
+import { runLocal, type RunConfig, type RunSettings } from './run.js';
+import { parseTarget, targetLabel, type Target } from './target.js';
+import { addKubeOptions, kubeFlags, validateKubeFlags, type KubeCliFlags } from './kube/flags.js';
+import { reportRun } from './kube/output.js';
 
-interface Flags {
+interface Flags extends KubeCliFlags {
   target?: string;
   script?: string;
   exec?: string;
@@ -29,11 +30,11 @@ interface Flags {
 }
 
 function parser(argv: string[]) {
-  return yargs(argv)
+  return addKubeOptions(yargs(argv)
     .scriptName('kubectl pyheap')
-    .usage('Usage: $0 TARGET [flags]\n\nLook inside the heap of a live Python process without restarting it.\nTARGET is pid/<PID> for a process on this machine.')
+    .usage('Usage: $0 TARGET [flags]\n\nLook inside the heap of a live Python process without restarting it.\nTARGET is a pod (POD, pod/NAME), a workload (deploy/NAME, sts/NAME, ds/NAME), -l SELECTOR,\nor pid/<PID> for a process on this machine.')
     .command('$0 [target]', false)
-    .positional('target', { type: 'string', describe: 'what to inspect: pid/<PID>' })
+    .positional('target', { type: 'string', describe: 'what to inspect: POD, pod/NAME, deploy/NAME, sts/NAME, ds/NAME or pid/<PID>' })
     .option('script', { type: 'string', describe: 'run this Python file inside the target (files it writes to PYHEAP_OUT come back)' })
     .option('exec', { type: 'string', describe: 'run this Python code inside the target' })
     .option('output', { alias: 'o', type: 'string', default: 'table', describe: 'table or json' })
@@ -42,7 +43,10 @@ function parser(argv: string[]) {
     .option('timeout', { type: 'string', default: '30s', describe: 'bound for the whole injection and payload (30s, 2m)' })
     .option('safepoint-wait', { type: 'string', default: '2s', describe: 'how long to wait for a busy target to reach a safe point' })
     .option('out-dir', { type: 'string', describe: 'where to save results (default ./pyheap-<target>-<time>/)' })
-    .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'show the gdb transcript and stack traces' })
+    .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'show the gdb transcript and stack traces' }))
+    .example('$0 web-7d9f-x2x4k -n shop', 'heap summary of the Python process of a pod')
+    .example('$0 deploy/web --all-pods', 'every pod of a deployment, side by side')
+    .example('$0 --cleanup', 'delete agent pods left behind by killed runs')
     .example('$0 pid/4242', 'heap summary of process 4242')
     .example('$0 pid/4242 -o json --top 50', 'the same as one JSON document')
     .example('$0 pid/4242 --script leak.py', 'run leak.py inside the process')
@@ -56,14 +60,19 @@ function parser(argv: string[]) {
     .fail((msg, err) => { throw err ?? usageError(msg.replace(/\n/g, ' '), 'see kubectl pyheap --help'); });
 }
 
-/** Validate: pure checks of the flags, one sentence each. */
-export function validate(f: Flags): void {
-  if (!f.target) throw usageError('no TARGET given', 'write kubectl pyheap pid/<PID>');
+/** Validate: pure checks of the flags, one sentence each; returns the target (none for --cleanup). */
+export function validate(f: Flags): Target | undefined {
+  if (f.target !== undefined && f.selector !== undefined) throw usageError('give either a TARGET or -l SELECTOR, not both', 'drop one');
+  if (!f.target && f.selector === undefined && !f.cleanup) throw usageError('no TARGET given', 'write kubectl pyheap pid/<PID> or kubectl pyheap POD');
   if (f.script !== undefined && f.exec !== undefined) throw usageError('--script and --exec cannot be used together', 'pick one');
   if (f.output !== 'table' && f.output !== 'json') throw usageError(`-o ${f.output} is not an output format`, 'use -o table or -o json');
   for (const k of ['top', 'largest'] as const) {
     if (!Number.isInteger(f[k]) || f[k] < 1 || f[k] > 100000) throw usageError(`--${k} must be a whole number from 1 to 100000`);
   }
+  if (f.selector !== undefined && !f.selector.trim()) throw usageError('-l needs a selector', 'e.g. -l app=web');
+  const target: Target | undefined = f.selector !== undefined ? { kind: 'selector', selector: f.selector.trim() } : f.target ? parseTarget(f.target) : undefined;
+  validateKubeFlags(f, target);
+  return target;
 }
 
 async function scriptFile(f: Flags, cleanup: Cleanup): Promise<{ file?: string; name?: string }> {
@@ -110,12 +119,13 @@ function stamp(d = new Date()): string {
 
 export async function main(argv: string[], printer: Printer): Promise<number> {
   let flags: Flags;
+  let target: Target | undefined;
   try {
     const y = parser(argv);
     const parsed = (await y.parseAsync()) as unknown as Flags & { help?: boolean };
     if (parsed.help || argv.includes('--help') || argv.includes('-h')) return EXIT.ok;
     flags = parsed;
-    validate(flags);
+    target = validate(flags);
   } catch (e) {
     printer.error(e);
     return e instanceof PyheapError ? e.exitCode : EXIT.usage;
@@ -128,34 +138,53 @@ export async function main(argv: string[], printer: Printer): Promise<number> {
   let wakeInterrupt: () => void = () => {};
   const interruptedP = new Promise<void>((r) => { wakeInterrupt = r; });
   const uninstall = onInterrupt((sig) => { interrupted = sig; wakeInterrupt(); });
+  const transcript = (l: string) => { if (verbose) printer.log(l); };
+  // a question must not be drawn over by the spinner: stop it first (the next event restarts it)
+  const asking = (q: string, choices: string[]) => { progress.stop(true); return ask(q, choices); };
+  const kube = { printer, progress, cleanup, json, top: flags.top, verbose, ...(interactive(flags, printer) ? { ask: asking } : {}) };
   try {
-    const target = parseTarget(flags.target!);
-    const timeoutMs = parseDuration(flags.timeout, '--timeout');
-    const safepointMs = parseDuration(flags['safepoint-wait'], '--safepoint-wait');
-    const script = await scriptFile(flags, cleanup);
-    const userDir = flags['out-dir'] ? path.resolve(flags['out-dir']) : undefined;
-    const ownsOutDir = userDir === undefined || !(await fs.stat(userDir).then(() => true, () => false));
-    const cfg: RunConfig = {
-      target,
-      mode: script.file ? 'script' : 'census',
-      ...(script.file ? { scriptFile: script.file, scriptName: script.name } : {}),
-      timeoutMs,
-      largest: flags.largest,
-      safepointWaitSeconds: Math.max(1, Math.ceil(safepointMs / 1000)),
-      outDir: userDir ?? await freshDir(`pyheap-${targetLabel(target)}-${stamp()}`),
-      ownsOutDir,
-      maxResultBytes: 4 * 1024 ** 3,
-      verbose,
-    };
-    const work = runLocal(cfg, { progress, cleanup, transcript: (l) => { if (verbose) printer.log(l); } });
-    const result = await Promise.race([work, interruptedP.then(() => undefined)]);
-    if (result === undefined) {
+    const work = (async (): Promise<number> => {
+      if (!target) return (await import('./kube/command.js')).cleanupCommand(kubeFlags(flags), kube);
+      const settings = await runSettings(flags, cleanup);
+      const userDir = flags['out-dir'] ? path.resolve(flags['out-dir']) : undefined;
+      const ownsOutDir = userDir === undefined || !(await fs.stat(userDir).then(() => true, () => false));
+      const outDir = async () => userDir ?? await freshDir(`pyheap-${targetLabel(target)}-${stamp()}`);
+      if (target.kind !== 'pid') {
+        const cmd = await import('./kube/command.js');
+        const { defaultAgentImage } = await import('./kube/agentPod.js');
+        const input = {
+          target, allPods: flags['all-pods'], allProcesses: flags['all-processes'],
+          ...(flags.container !== undefined ? { container: flags.container } : {}),
+          ...(flags.pid !== undefined ? { pid: flags.pid } : {}),
+          image: flags.image ?? defaultAgentImage(),
+          ...(flags['agent-namespace'] !== undefined ? { agentNamespace: flags['agent-namespace'] } : {}),
+          ...(flags['image-pull-secret'] !== undefined ? { imagePullSecret: flags['image-pull-secret'] } : {}),
+          startTimeoutMs: parseDuration(flags['start-timeout'], '--start-timeout'),
+          outDir: '', ownsOutDir,
+          ...settings,
+        };
+        if (flags['dry-run']) return cmd.dryRunCommand(kubeFlags(flags), input, kube);
+        const dir = await outDir();
+        let reported = false;
+        // a run that fails before any results arrive (no cluster, RBAC, ...) leaves no directory
+        if (ownsOutDir) cleanup.add('remove the output directory of a failed run', () => (reported ? undefined : fs.rm(dir, { recursive: true, force: true })));
+        const code = await cmd.runCommand(kubeFlags(flags), { ...input, outDir: dir }, settings, kube, transcript);
+        reported = true;
+        return code;
+      }
+      const cfg: RunConfig = { ...settings, target, outDir: await outDir(), ownsOutDir };
+      const result = await runLocal(cfg, { progress, cleanup, transcript });
+      progress.stop(true);
+      const label = `pid/${target.pid}`;
+      return reportRun(result, { label, target: label, hostPid: target.pid }, { mode: cfg.mode, json, top: flags.top }, printer);
+    })();
+    const code = await Promise.race([work, interruptedP.then(() => undefined)]);
+    if (code === undefined) {
       await cleanup.run();
       await work.catch(() => undefined);
       throw new PyheapError('cleanup', `interrupted by ${interrupted}; the target was left running and untouched`, { exitCode: EXIT.interrupted });
     }
-    progress.stop(true);
-    return report(result, cfg, flags, printer);
+    return code;
   } catch (e) {
     progress.stop(false);
     printer.error(e, verbose);
@@ -167,45 +196,35 @@ export async function main(argv: string[], printer: Printer): Promise<number> {
   }
 }
 
-function report(r: RunResult, cfg: RunConfig, f: Flags, printer: Printer): number {
-  const label = `pid/${cfg.target.pid}`;
-  const raised = r.status.status !== 'ok';
-  if (f.output === 'json') {
-    printer.json({
-      target: label,
-      run_id: r.status.run_id,
-      python: r.status.python ? { ...r.status.python, pid: cfg.target.pid, namespace_pid: r.status.python.pid } : null,
-      status: r.status.status,
-      ...(r.census ? { total: r.census.total, types: r.census.types, largest: r.census.largest, gc: r.census.gc, census_seconds: r.census.census_seconds, notes: r.census.notes } : {}),
-      ...(cfg.mode === 'script' ? { stdout: r.stdout, stderr: r.stderr, files: r.files } : {}),
-      ...(r.status.exception ? { exception: r.status.exception } : {}),
-      out_dir: r.outDir,
-      elapsed_seconds: Number((r.elapsedMs / 1000).toFixed(3)),
-    });
-    return r.status.status === 'timeout' ? EXIT.timeout : raised ? EXIT.payloadRaised : EXIT.ok;
+async function runSettings(flags: Flags, cleanup: Cleanup): Promise<RunSettings> {
+  const timeoutMs = parseDuration(flags.timeout, '--timeout');
+  const safepointMs = parseDuration(flags['safepoint-wait'], '--safepoint-wait');
+  const script = await scriptFile(flags, cleanup);
+  return {
+    mode: script.file ? 'script' : 'census',
+    ...(script.file ? { scriptFile: script.file, scriptName: script.name } : {}),
+    timeoutMs,
+    largest: flags.largest,
+    safepointWaitSeconds: Math.max(1, Math.ceil(safepointMs / 1000)),
+    maxResultBytes: 4 * 1024 ** 3,
+    verbose: flags.verbose,
+  };
+}
+
+/** A person at a terminal can be asked (which container?); anything else gets an error. */
+function interactive(f: Flags, printer: Printer): boolean {
+  return f.output !== 'json' && Boolean(process.stdin.isTTY) && printer.streams.errIsTTY;
+}
+
+async function ask(question: string, choices: string[]): Promise<string | undefined> {
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = (await rl.question(`${question} ${choices.map((c, i) => `${i + 1}) ${c}`).join('  ')}: `)).trim();
+    return choices[Number(answer) - 1] ?? (choices.includes(answer) ? answer : undefined);
+  } finally {
+    rl.close();
   }
-  if (r.census) {
-    printer.result(censusTable(r.census, r.status.python, label, f.top));
-    printer.note(`full results saved in ${r.outDir}`);
-  }
-  if (cfg.mode === 'script') {
-    if (r.stdout) printer.result(r.stdout);
-    if (r.stderr) printer.log(r.stderr.replace(/\n$/, ''));
-    if (r.files.length) printer.note(`${r.files.length} file(s) from PYHEAP_OUT saved in ${r.outDir}: ${r.files.slice(0, 10).join(', ')}${r.files.length > 10 ? ', ...' : ''}`);
-  }
-  if (r.status.status === 'timeout') {
-    printer.error(new PyheapError('payload', r.status.exception?.message ?? 'the payload reached --timeout', {
-      hint: cfg.mode === 'census' ? 'raise --timeout' : 'raise --timeout, or make the code do less', exitCode: EXIT.timeout }));
-    return EXIT.timeout;
-  }
-  if (raised) {
-    const ex = r.status.exception;
-    if (ex) printer.log(ex.traceback);
-    printer.error(new PyheapError('payload', `the injected code raised ${ex?.type ?? 'an exception'}${ex?.message ? `: ${ex.message.split('\n')[0]}` : ''}`, {
-      hint: cfg.mode === 'census' ? 'run again with -v and report it' : 'the target is unharmed; fix the code and run again', exitCode: EXIT.payloadRaised }));
-    return EXIT.payloadRaised;
-  }
-  return EXIT.ok;
 }
 
 const printer = new Printer({

@@ -5,18 +5,19 @@ export const EXIT = {
   ok: 0,
   payloadRaised: 1, // the injected code raised (SystemExit included)
   usage: 2,
-  notFound: 3, // no such process / not a CPython process
+  notFound: 3, // no such process, pod or container / not a CPython process
   permission: 4, // ptrace refused
   targetBusy: 5, // stopped, traced, or no safe point reached
   timeout: 6,
   transfer: 7, // results could not be copied back intact
   internal: 8,
+  kube: 9, // the Kubernetes API refused or failed (RBAC, Pod Security, credentials, unreachable), or the agent pod could not start
   interrupted: 130,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
-export type Stage = 'parse' | 'resolve' | 'inject' | 'payload' | 'collect' | 'report' | 'cleanup';
+export type Stage = 'parse' | 'connect' | 'resolve' | 'agent' | 'inject' | 'payload' | 'collect' | 'report' | 'cleanup';
 
 export class PyheapError extends Error {
   readonly stage: Stage;
@@ -41,11 +42,12 @@ export const EXIT_CODES_HELP = [
   '  0  the heap was read (or the injected code ran) successfully',
   '  1  the injected code raised an exception (sys.exit() included)',
   '  2  bad command line',
-  '  3  no such process, or not a CPython process',
+  '  3  no such process, pod or container, or not a CPython process',
   '  4  permission denied (ptrace refused)',
   '  5  target stopped, already traced, or busy in C code holding the GIL',
   '  6  timed out (--timeout)',
   '  7  results could not be copied back intact',
   '  8  internal error (gdb failure, unexpected agent output)',
+  '  9  Kubernetes API or agent pod failure (unreachable, credentials, RBAC, Pod Security, image)',
   '130  interrupted',
 ].join('\n');

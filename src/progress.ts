@@ -5,49 +5,83 @@ import type { Printer } from './printer.js';
 
 export type ProgressEvent =
   | { kind: 'resolving'; target: string }
+  | { kind: 'resolved'; pod: string; container: string; node: string }
+  | { kind: 'agent-starting'; pod: string; node: string; image: string }
+  | { kind: 'agent-waiting'; pod: string; reason: string; message?: string }
+  | { kind: 'agent-ready'; pod: string; node: string }
+  | { kind: 'finding-process'; pod: string; container: string }
   | { kind: 'python'; file: string }
   | { kind: 'staged'; dir: string }
   | { kind: 'injecting' }
   | { kind: 'injected'; detail: string }
   | { kind: 'running' }
   | { kind: 'copying'; bytes: number }
+  | { kind: 'deleting-agent'; pod: string }
+  /** Something the user must see even when all goes well (which pod or process was picked). */
+  | { kind: 'notice'; text: string }
   | { kind: 'done'; summary: string };
 
 export type ProgressMode = 'spinner' | 'plain' | 'silent';
 
 export interface Progress {
-  emit(event: ProgressEvent): void;
+  /** `scope` names the run an event belongs to when several run at once (--all-pods). */
+  emit(event: ProgressEvent, scope?: string): void;
   stop(ok: boolean): void;
 }
 
+const WAITING: Record<string, string> = {
+  ContainerCreating: 'pulling the image and creating the container',
+  PodInitializing: 'initializing',
+  Pending: 'waiting to be scheduled',
+};
+
 const TEXT: { [K in ProgressEvent['kind']]: (e: Extract<ProgressEvent, { kind: K }>) => string } = {
   resolving: (e) => `resolving target ${e.target}`,
+  resolved: (e) => `target: pod ${e.pod}, container ${e.container}, node ${e.node}`,
+  'agent-starting': (e) => `starting agent pod ${e.pod} on node ${e.node} (${e.image})`,
+  'agent-waiting': (e) => `agent pod ${e.pod}: ${WAITING[e.reason] ?? e.reason}${e.message ? ` (${e.message})` : ''}`,
+  'agent-ready': (e) => `agent pod ${e.pod} is running on node ${e.node}`,
+  'finding-process': (e) => `finding the Python process of container ${e.container} in pod ${e.pod}`,
   python: (e) => `found CPython (${e.file})`,
   staged: (e) => `payload staged in the target at ${e.dir}`,
   injecting: () => 'injecting with gdb',
   injected: (e) => `payload thread started (${e.detail})`,
   running: () => 'payload running in the target',
   copying: (e) => `copying results (${e.bytes} bytes)`,
+  'deleting-agent': (e) => `deleting agent pod ${e.pod}`,
+  notice: (e) => e.text,
   done: (e) => e.summary,
 };
 
-export function render(event: ProgressEvent): string {
-  return (TEXT[event.kind] as (e: ProgressEvent) => string)(event);
+export function render(event: ProgressEvent, scope?: string): string {
+  const text = (TEXT[event.kind] as (e: ProgressEvent) => string)(event);
+  return scope ? `[${scope}] ${text}` : text;
+}
+
+/** The same progress, every event labelled with the run it belongs to. */
+export function scoped(p: Progress, scope: string | undefined): Progress {
+  return scope === undefined ? p : { emit: (e, inner) => p.emit(e, inner ?? scope), stop: (ok) => p.stop(ok) };
 }
 
 export function createProgress(mode: ProgressMode, printer: Printer): Progress {
   if (mode === 'silent') return { emit: () => {}, stop: () => {} };
   if (mode === 'plain') {
     return {
-      emit: (e) => { if (e.kind !== 'copying') printer.log(render(e)); },
+      emit: (e, scope) => { if (e.kind !== 'copying') printer.log(render(e, scope)); },
       stop: () => {},
     };
   }
   let spinner: Ora | undefined;
   return {
-    emit(e) {
-      const text = render(e);
+    emit(e, scope) {
+      const text = render(e, scope);
       if (e.kind === 'done') { spinner?.succeed(text); spinner = undefined; return; }
+      if (e.kind === 'notice') {
+        // a notice stays on screen; the spinner goes on below it
+        if (spinner) { const current = spinner.text; spinner.stopAndPersist({ symbol: 'ℹ', text }); spinner = ora({ text: current, stream: printer.streams.err }).start(); }
+        else printer.log(text);
+        return;
+      }
       if (!spinner) spinner = ora({ text, stream: printer.streams.err }).start();
       else spinner.text = text;
     },

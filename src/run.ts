@@ -1,8 +1,9 @@
 // The pipeline of a local run, top to bottom: target -> agent (gdb) -> payload -> results ->
-// report. Each stage is a call; cleanup is registered as soon as something exists.
+// report. Each stage is a call; cleanup is registered as soon as something exists. The second
+// half (collectResults) is shared with pod runs (kube/podRun.ts), whose agent is an exec session.
 import { promises as fs } from 'node:fs';
-import { startLocalAgent, type AgentExit } from './agentLocal.js';
-import type { AgentRequest } from './agentProtocol.js';
+import { startLocalAgent } from './agentLocal.js';
+import type { AgentExit, AgentRequest, AgentSession } from './agentProtocol.js';
 import type { Cleanup } from './cleanup.js';
 import { EXIT, PyheapError } from './errors.js';
 import { payloadDir } from './payloads.js';
@@ -11,8 +12,8 @@ import { extractResults, type Extracted } from './results.js';
 import { placeMember, readCensus, readStatus, readText, type Census, type Status } from './report.js';
 import type { Target } from './target.js';
 
-export interface RunConfig {
-  target: Target;
+/** How to run the payload, whatever the target. */
+export interface RunSettings {
   mode: 'census' | 'script';
   /** The user's code, a file on this machine (mode script). */
   scriptFile?: string;
@@ -20,11 +21,15 @@ export interface RunConfig {
   timeoutMs: number;
   largest: number;
   safepointWaitSeconds: number;
+  maxResultBytes: number;
+  verbose: boolean;
+}
+
+export interface RunConfig extends RunSettings {
+  target: Target;
   outDir: string;
   /** The directory is ours (new): remove it if the run fails. */
   ownsOutDir: boolean;
-  maxResultBytes: number;
-  verbose: boolean;
 }
 
 export interface RunResult {
@@ -45,30 +50,46 @@ export interface RunDeps {
 
 export async function runLocal(cfg: RunConfig, deps: RunDeps): Promise<RunResult> {
   const started = performance.now();
+  if (cfg.target.kind !== 'pid') throw new Error('runLocal needs a pid/N target');
   deps.progress.emit({ kind: 'resolving', target: `pid/${cfg.target.pid}` });
-  const req: AgentRequest = {
-    pid: cfg.target.pid,
-    mode: cfg.mode,
-    ...(cfg.scriptFile ? { scriptPath: cfg.scriptFile, scriptName: cfg.scriptName ?? 'script.py' } : {}),
-    timeoutSeconds: Math.max(1, Math.ceil(cfg.timeoutMs / 1000)),
-    largest: cfg.largest,
-    safepointWaitSeconds: cfg.safepointWaitSeconds,
-    verbose: cfg.verbose,
-  };
-  const agent = startLocalAgent(req, payloadDir(), { onEvent: (e) => deps.progress.emit(e), onTranscript: deps.transcript });
+  const agent = startLocalAgent(agentRequest(cfg, cfg.target.pid, cfg.scriptFile), payloadDir(), { onEvent: (e) => deps.progress.emit(e), onTranscript: deps.transcript });
   let agentExited = false;
+  void agent.done.then(() => { agentExited = true; }, () => { agentExited = true; });
   deps.cleanup.add('stop the agent', async () => {
     if (agentExited) return;
     agent.interrupt();
     await agent.done.catch(() => undefined);
   });
+  return collectResults(agent, cfg, deps, started);
+}
+
+/** What the agent is asked to do; `scriptPath` is where the agent sees the user's code. */
+export function agentRequest(cfg: RunSettings, pid: number, scriptPath: string | undefined): AgentRequest {
+  return {
+    pid,
+    mode: cfg.mode,
+    ...(cfg.mode === 'script' && scriptPath ? { scriptPath, scriptName: cfg.scriptName ?? 'script.py' } : {}),
+    timeoutSeconds: Math.max(1, Math.ceil(cfg.timeoutMs / 1000)),
+    largest: cfg.largest,
+    safepointWaitSeconds: cfg.safepointWaitSeconds,
+    verbose: cfg.verbose,
+  };
+}
+
+/** The agent's own deadline is --timeout plus its waits; past this bound it is stuck. */
+export function agentBoundMs(cfg: RunSettings): number {
+  return cfg.timeoutMs + (cfg.safepointWaitSeconds + 60) * 1000;
+}
+
+/** The second half of every run, wherever the agent runs: receive and check the results
+ * archive (end marker, size and sha256 as announced), then read what the payload wrote. */
+export async function collectResults(agent: AgentSession, cfg: RunSettings & { outDir: string; ownsOutDir: boolean }, deps: RunDeps, started: number): Promise<RunResult> {
   let keepOutDir = false;
   deps.cleanup.add('remove an incomplete output directory', async () => {
     if (!keepOutDir && cfg.ownsOutDir) await fs.rm(cfg.outDir, { recursive: true, force: true });
   });
 
-  // The agent's own deadline is --timeout plus its waits; this one only catches a stuck agent.
-  const watchdog = setTimeout(() => agent.interrupt(), cfg.timeoutMs + (cfg.safepointWaitSeconds + 60) * 1000);
+  const watchdog = setTimeout(() => agent.interrupt(), agentBoundMs(cfg));
   let extracted: Extracted | undefined;
   let extractError: unknown;
   let exit: AgentExit;
@@ -79,7 +100,6 @@ export async function runLocal(cfg: RunConfig, deps: RunDeps): Promise<RunResult
       onProgress: (bytes) => deps.progress.emit({ kind: 'copying', bytes }),
     }).then((x) => { extracted = x; }, (e: unknown) => { extractError = e; agent.stdout.resume(); });
     exit = await agent.done;
-    agentExited = true;
     await extraction;
   } finally {
     clearTimeout(watchdog);

@@ -16,7 +16,7 @@ writeFileSync(latin1, Buffer.from([0x70, 0x72, 0x69, 0x6e, 0x74, 0x28, 0x27, 0xe
 
 const cases: [string, string[], RegExp][] = [
   ['no target', [], /error: no TARGET given; write kubectl pyheap pid\/<PID>/],
-  ['a word', ['foo'], /error: target "foo" is not understood; use pid\/<PID>/],
+  ['not a name (a bare word is a pod)', ['Foo_Bar'], /error: target "Foo_Bar" is not understood; use pid\/<PID>/],
   ['a bare number', ['123'], /error: target "123" is ambiguous; write pid\/123/],
   ['pid without a number', ['pid/abc'], /error: target "pid\/abc" is not understood/],
   ['pid zero', ['pid/0'], /error: target "pid\/0" is not understood/],

@@ -1,0 +1,115 @@
+// What a run shows: the census table or the script's output for people, one JSON document for
+// programs. The document of a pid/N run and of a pod run are the same, a pod's adding where it
+// ran (namespace, pod, container, node, process); several runs are compared side by side.
+import { EXIT, PyheapError, type ExitCode } from '../errors.js';
+import type { Printer } from '../printer.js';
+import { censusTable } from '../report.js';
+import type { RunResult } from '../run.js';
+import { comparisonTable } from './compare.js';
+import type { KubeRunOutcome, PodRunResult } from './podRun.js';
+
+type Obj = Record<string, unknown>;
+
+export interface ReportOptions { mode: 'census' | 'script'; json: boolean; top: number }
+
+/** Who was inspected: the table's heading, and the pid/N fields of the document. */
+export interface Subject { label: string; target: string; hostPid: number; fields?: Obj }
+
+export function runDocument(r: RunResult, s: Subject, mode: 'census' | 'script'): Obj {
+  return {
+    target: s.target,
+    ...s.fields,
+    run_id: r.status.run_id,
+    python: r.status.python ? { ...r.status.python, pid: s.hostPid, namespace_pid: r.status.python.pid } : null,
+    status: r.status.status,
+    ...(r.census ? { total: r.census.total, types: r.census.types, largest: r.census.largest, gc: r.census.gc, census_seconds: r.census.census_seconds, notes: r.census.notes } : {}),
+    ...(mode === 'script' ? { stdout: r.stdout, stderr: r.stderr, files: r.files } : {}),
+    ...(r.status.exception ? { exception: r.status.exception } : {}),
+    out_dir: r.outDir,
+    elapsed_seconds: Number((r.elapsedMs / 1000).toFixed(3)),
+  };
+}
+
+export function podSubject(r: PodRunResult, target: string): Subject {
+  const p = r.pod;
+  return {
+    label: `pod ${p.namespace}/${p.name} (container ${p.container}, node ${p.node})`,
+    target,
+    hostPid: r.process.hostPid,
+    fields: {
+      namespace: p.namespace, pod: p.name, container: p.container, node: p.node, agent_pod: r.agentPod,
+      process: { pid: r.process.pid, host_pid: r.process.hostPid, rss_bytes: r.process.rssKiB * 1024, command: r.process.command },
+      ...(r.processes.length ? { processes: r.processes.map((x) => ({ pid: x.pid, host_pid: x.hostPid, rss_bytes: x.rssKiB * 1024, python: x.python, command: x.command })) } : {}),
+    },
+  };
+}
+
+function exitOf(r: RunResult): ExitCode {
+  return r.status.status === 'timeout' ? EXIT.timeout : r.status.status !== 'ok' ? EXIT.payloadRaised : EXIT.ok;
+}
+
+/** One run: the table (or the script's output) and its errors; returns the exit code. */
+export function reportRun(r: RunResult, s: Subject, o: ReportOptions, printer: Printer): number {
+  if (o.json) {
+    printer.json(runDocument(r, s, o.mode));
+    return exitOf(r);
+  }
+  if (r.census) {
+    printer.result(censusTable(r.census, r.status.python, s.label, o.top));
+    printer.note(`full results saved in ${r.outDir}`);
+  }
+  if (o.mode === 'script') {
+    if (r.stdout) printer.result(r.stdout);
+    if (r.stderr) printer.log(r.stderr.replace(/\n$/, ''));
+    if (r.files.length) printer.note(`${r.files.length} file(s) from PYHEAP_OUT saved in ${r.outDir}: ${r.files.slice(0, 10).join(', ')}${r.files.length > 10 ? ', ...' : ''}`);
+  }
+  if (r.status.status === 'timeout') {
+    printer.error(new PyheapError('payload', r.status.exception?.message ?? 'the payload reached --timeout', {
+      hint: o.mode === 'census' ? 'raise --timeout' : 'raise --timeout, or make the code do less', exitCode: EXIT.timeout }));
+    return EXIT.timeout;
+  }
+  if (r.status.status !== 'ok') {
+    const ex = r.status.exception;
+    if (ex) printer.log(ex.traceback);
+    printer.error(new PyheapError('payload', `the injected code raised ${ex?.type ?? 'an exception'}${ex?.message ? `: ${ex.message.split('\n')[0]}` : ''}`, {
+      hint: o.mode === 'census' ? 'run again with -v and report it' : 'the target is unharmed; fix the code and run again', exitCode: EXIT.payloadRaised }));
+    return EXIT.payloadRaised;
+  }
+  return EXIT.ok;
+}
+
+const failureCode = (e: unknown) => (e instanceof PyheapError ? e.exitCode : EXIT.internal);
+
+/** Several runs: the comparison (or each script's output), then every failure. */
+export function reportRuns(out: KubeRunOutcome, target: string, o: ReportOptions, printer: Printer, verbose: boolean): number {
+  const results = [...out.results].sort((a, b) => `${a.pod.name} ${a.process.pid}`.localeCompare(`${b.pod.name} ${b.process.pid}`, 'en', { numeric: true }));
+  const codes = [...results.map(exitOf), ...out.failures.map((f) => failureCode(f.error))];
+  const code = out.failures.length ? failureCode(out.failures[0]!.error) : (codes.find((c) => c !== EXIT.ok) ?? EXIT.ok);
+  if (o.json) {
+    printer.json({
+      target,
+      runs: results.map((r) => runDocument(r, podSubject(r, target), o.mode)),
+      failures: out.failures.map((f) => ({ target: f.label, error: f.error instanceof Error ? f.error.message : String(f.error), exit_code: failureCode(f.error) })),
+    });
+    return code;
+  }
+  if (o.mode === 'census') {
+    printer.result(comparisonTable(results.map((r) => ({
+      label: `${r.pod.namespace}/${r.pod.name}${results.some((x) => x !== r && x.pod.name === r.pod.name) ? ` pid ${r.process.pid}` : ''}`,
+      detail: `node ${r.pod.node}, pid ${r.process.pid}${r.status.python ? `, Python ${r.status.python.version}` : ''}${r.status.status !== 'ok' ? `, ${r.status.status}` : ''}`,
+      ...(r.census ? { census: r.census } : {}),
+    })), o.top));
+  } else {
+    for (const r of results) {
+      printer.result(`=== pod ${r.pod.namespace}/${r.pod.name} pid ${r.process.pid}: ${r.status.status}`);
+      if (r.stdout) printer.result(r.stdout);
+      if (r.stderr) printer.log(r.stderr.replace(/\n$/, ''));
+    }
+  }
+  if (results.length) printer.note(`full results saved in ${results.map((r) => r.outDir).join(', ')}`);
+  for (const f of out.failures) {
+    if (f.error instanceof PyheapError) printer.error(new PyheapError(f.error.stage, `${f.label}: ${f.error.message}`, { ...(f.error.hint ? { hint: f.error.hint } : {}), exitCode: f.error.exitCode, cause: f.error }), verbose);
+    else printer.error(f.error, verbose);
+  }
+  return code;
+}
