@@ -181,6 +181,7 @@ if [ -n "$stream" ]; then
   stream_pid=$!
 fi
 event staged "$stage"
+event run "$run"
 
 # --- 4. inject: params.gdb (numbers only) + inject-<arch>.gdb --------------------------------
 arch=$(uname -m)
@@ -244,6 +245,11 @@ if [ "$verbose" = 1 ]; then sed 's/^/gdb: /' "$work/gdb.out" >&2; fi
 gdb_error=$(awk '/^PYHEAP error/ { print $3 }' "$work/gdb.out" | head -n1)
 if ! grep -q '^PYHEAP started' "$work/gdb.out"; then
   if grep -q 'ptrace: Operation not permitted' "$work/gdb.out"; then
+    tracer=$(awk '/^TracerPid:/ {print $2}' "$proc/status" 2>/dev/null)
+    if [ "${tracer:-0}" != 0 ]; then  # lost a race with another debugger (or another run)
+      tracer_cmd=$(tr '\0' ' ' < "/proc/$tracer/cmdline" 2>/dev/null | cut -c1-60)
+      fail 14 target-traced "process $pid is already traced by PID $tracer (${tracer_cmd% })"
+    fi
     fail 12 ptrace-refused "the kernel refused ptrace access to process $pid"
   elif grep -qE 'ptrace: No such process|The program is not being run|exited with code|Couldn.t get registers: No such process' "$work/gdb.out"; then
     fail 10 no-such-process "process $pid exited during the injection"

@@ -109,7 +109,11 @@ export async function startContainer(o: ContainerOptions): Promise<ContainerTarg
   child.stderr!.on('data', (d: Buffer) => { stderr.push(d.toString()); if (stderr.length > 1000) stderr.shift(); });
   const lines = createInterface({ input: child.stdout! });
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`target ${what} not ready after 20s: ${stderr.join('')}`)), 20000);
+    const timer = setTimeout(() => {
+      // never leave a target that did not come up: its namespace dies with its PID 1
+      try { process.kill(childPid(child.pid!), 'SIGKILL'); } catch { child.kill('SIGKILL'); }
+      reject(new Error(`target ${what} not ready after 20s: ${stderr.join('')}`));
+    }, 20000);
     lines.on('line', (l) => {
       output.push(l);
       if (output.length > 10000) output.shift(); // a chatty container must not grow this forever

@@ -1,0 +1,131 @@
+// manifests/: the agent image's Dockerfile (no Docker engine here, so its structure is checked:
+// a base pinned by tag, every tool agent.sh needs, no Python), the agent pod exactly as the
+// plugin builds it, and the long-running python-tools alternative.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { loadAll } from 'js-yaml';
+import { ROOT } from './support/cli.js';
+
+type Obj = Record<string, any>;
+const read = (f: string) => readFileSync(path.join(ROOT, 'manifests', f), 'utf8');
+const version = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+/** Dockerfile instructions, with continuation lines joined and comments dropped. */
+function instructions(text: string): [string, string][] {
+  const out: [string, string][] = [];
+  let cur = '';
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (!cur && (line === '' || line.startsWith('#'))) continue;
+    if (line.startsWith('#')) continue;
+    cur += (cur ? ' ' : '') + line.replace(/\\$/, '').trim();
+    if (!line.endsWith('\\')) {
+      const m = /^(\w+)\s+(.*)$/.exec(cur)!;
+      out.push([m[1]!.toUpperCase(), m[2]!]);
+      cur = '';
+    }
+  }
+  return out;
+}
+
+describe('manifests/Dockerfile (the agent image)', () => {
+  const ins = instructions(read('Dockerfile'));
+  const run = ins.filter(([k]) => k === 'RUN').map(([, v]) => v).join(' ; ');
+
+  it('starts from one base, pinned by a release tag (not latest, not untagged)', () => {
+    const from = ins.filter(([k]) => k === 'FROM');
+    assert.equal(from.length, 1);
+    const m = /^([\w./-]+):([\w.-]+)(@sha256:[0-9a-f]{64})?$/.exec(from[0]![1]);
+    assert.ok(m, `FROM ${from[0]![1]} has no tag`);
+    assert.notEqual(m[2], 'latest');
+    assert.match(m[1]!, /^(debian|alpine)$/, 'a small base');
+  });
+
+  const install = /apt-get install[^;]*/.exec(run)?.[0] ?? /apk add[^;]*/.exec(run)?.[0] ?? '';
+  const packages = install.split(/\s+/).filter((w) => /^[a-z0-9][a-z0-9.+-]*$/.test(w) && !['apt-get', 'install', 'apk', 'add'].includes(w));
+
+  it('installs gdb and the tools agent.sh uses, and checks that they are there', () => {
+    for (const pkg of ['gdb', 'tar', 'coreutils', 'mawk', 'dash']) assert.ok(packages.includes(pkg), `${pkg} is not installed (${packages.join(' ')})`);
+    assert.match(install, /--no-install-recommends/);
+    // the tools agent.sh and pod_session.sh call, checked in the image at build time
+    const checked = /for t in ([^;]*); do/.exec(run)?.[1]?.split(/\s+/) ?? [];
+    for (const tool of ['sh', 'tar', 'od', 'sha256sum', 'head', 'date', 'mktemp', 'wc', 'cut', 'tr', 'readlink', 'awk', 'timeout']) assert.ok(checked.includes(tool), `${tool} is not checked`);
+    assert.match(run, /-lt 14/, 'the build refuses a gdb older than 14');
+    assert.match(run, /rm -rf \/var\/lib\/apt\/lists/);
+  });
+
+  it('installs no Python, and fails the build if an interpreter appears', () => {
+    assert.deepEqual(packages.filter((p) => /python/.test(p)), [], 'python is installed');
+    assert.match(run, /ls \/usr\/bin\/python\* \/usr\/local\/bin\/python\*/);
+    assert.deepEqual(ins.filter(([k]) => k === 'ENV').filter(([, v]) => /PYTHON/i.test(v)), []);
+  });
+
+  it('keeps the container up for exec sessions', () => {
+    assert.deepEqual(ins.filter(([k]) => k === 'CMD').map(([, v]) => JSON.parse(v)), [['sleep', '3600']]);
+  });
+});
+
+describe('manifests/agent-pod.yaml', () => {
+  const docs = loadAll(read('agent-pod.yaml')) as Obj[];
+
+  it('is one Pod with every safety field of the agent pod', () => {
+    assert.equal(docs.length, 1);
+    const pod = docs[0]!;
+    assert.equal(pod.apiVersion, 'v1');
+    assert.equal(pod.kind, 'Pod');
+    assert.equal(pod.metadata.labels['app.kubernetes.io/managed-by'], 'kubectl-pyheap');
+    assert.equal(pod.metadata.annotations['sidecar.istio.io/inject'], 'false');
+    assert.equal(pod.metadata.annotations['linkerd.io/inject'], 'disabled');
+    const s = pod.spec;
+    assert.equal(s.nodeName, 'NODE-NAME');
+    assert.equal(s.hostPID, true);
+    assert.equal(s.restartPolicy, 'Never');
+    assert.equal(s.automountServiceAccountToken, false);
+    assert.ok(Number.isInteger(s.activeDeadlineSeconds) && s.activeDeadlineSeconds > 0);
+    assert.deepEqual(s.tolerations, [{ operator: 'Exists' }]);
+    assert.equal(s.containers.length, 1);
+    assert.equal(s.containers[0].securityContext.privileged, true);
+    assert.equal(s.containers[0].image, `ghcr.io/kubectl-pyheap/agent:${version}`);
+  });
+
+  it('is exactly what the plugin builds (src/kube/agentPod.ts)', async (t) => {
+    // not resolved at compile time: the Kubernetes path is being written at the same time
+    const spec = '../src/kube/agentPod.js';
+    const mod = await import(spec).catch(() => undefined) as undefined | {
+      agentPodManifest(s: Record<string, unknown>): Obj; defaultAgentImage(): string;
+    };
+    if (!mod) { t.skip('src/kube/agentPod.ts is not there yet'); return; }
+    const pod = docs[0]!;
+    assert.equal(pod.spec.containers[0].image, mod.defaultAgentImage());
+    const built = mod.agentPodManifest({
+      name: 'pyheap-agent-RUNID', namespace: 'TARGET-NAMESPACE', node: 'NODE-NAME', image: mod.defaultAgentImage(),
+      runId: 'RUNID', deadlineSeconds: pod.spec.activeDeadlineSeconds, targets: ['TARGET-NAMESPACE/TARGET-POD'],
+    });
+    assert.deepEqual(pod, built, 'manifests/agent-pod.yaml and agentPodManifest() disagree: update the file');
+  });
+});
+
+describe('manifests/python-tools.yaml', () => {
+  const docs = loadAll(read('python-tools.yaml')) as Obj[];
+
+  it('is a Namespace that allows privileged pods and a privileged hostPID Deployment of the agent image', () => {
+    assert.deepEqual(docs.map((d) => `${d.apiVersion} ${d.kind}`), ['v1 Namespace', 'apps/v1 Deployment']);
+    const [ns, deploy] = docs as [Obj, Obj];
+    assert.equal(ns.metadata.labels['pod-security.kubernetes.io/enforce'], 'privileged');
+    assert.equal(deploy.metadata.name, 'python-tools');
+    assert.equal(deploy.metadata.namespace, ns.metadata.name);
+    assert.deepEqual(deploy.spec.selector.matchLabels, deploy.spec.template.metadata.labels);
+    const s = deploy.spec.template.spec;
+    assert.equal(s.hostPID, true);
+    assert.equal(s.automountServiceAccountToken, false);
+    assert.equal(s.containers[0].securityContext.privileged, true);
+    assert.equal(s.containers[0].image, `ghcr.io/kubectl-pyheap/agent:${version}`);
+  });
+
+  it('is never taken for a leftover agent pod by kubectl pyheap --cleanup', () => {
+    const labels = { ...docs[1]!.metadata.labels, ...docs[1]!.spec.template.metadata.labels };
+    assert.equal(labels['app.kubernetes.io/managed-by'], undefined);
+  });
+});

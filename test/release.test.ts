@@ -1,0 +1,297 @@
+// The release build (scripts/release) and its linux/amd64 executable end to end: built from
+// the pinned, verified Node binaries, every archive holds the executable and LICENSE, the
+// manifest names exactly the archives built, and the executable, run with no Node on PATH,
+// counts a container-like Python target exactly, runs --script with its files back, and
+// refuses bad input, leaving neither the target nor /tmp touched.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { readZip } from '../scripts/release/archive.js';
+import { parseManifest, validateManifest } from '../scripts/release/krew.js';
+import { extractArchive } from '../scripts/release/krewInstall.js';
+import { fileDigest, readLock } from '../scripts/release/nodeBinaries.js';
+import { archiveName, PLATFORMS, platformId } from '../scripts/release/platforms.js';
+import { release, ROOT, type ReleaseResult } from '../scripts/release/main.js';
+import { sharedRelease } from '../scripts/release/shared.js';
+import { EXTRACT_PREFIX } from '../src/payloads.js';
+import { FIXTURES } from './support/cli.js';
+import { liveTargets, startContainer, type ContainerTarget } from './support/container.js';
+import { healthy, tmpEntries } from './support/proc.js';
+import { findInterpreters, type Interpreter } from './support/pythons.js';
+import { ptraceSkip } from './support/ptrace.js';
+
+const scratch = mkdtempSync(path.join(os.tmpdir(), 'pyheap-release-'));
+after(() => {
+  rmSync(scratch, { recursive: true, force: true });
+  assert.deepEqual(liveTargets().map((t) => t.pid), [], 'a test left a target running');
+});
+
+let r: ReleaseResult;
+before(async () => { r = await sharedRelease((s) => process.stderr.write(`${s}\n`)); });
+
+const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2:1';
+
+/** What an executable is, from its first bytes: [format, machine]. */
+function binaryKind(b: Buffer): [string, string] {
+  if (b.readUInt32BE(0) === 0x7f454c46) return ['elf', { 0x3e: 'amd64', 0xb7: 'arm64' }[b.readUInt16LE(18)] ?? '?'];
+  if (b.readUInt32LE(0) === 0xfeedfacf) return ['macho', { 0x01000007: 'amd64', 0x0100000c: 'arm64' }[b.readUInt32LE(4)] ?? '?'];
+  if (b.toString('latin1', 0, 2) === 'MZ') {
+    const pe = b.readUInt32LE(0x3c);
+    return [b.toString('latin1', pe, pe + 4) === 'PE\0\0' ? 'pe' : '?', { 0x8664: 'amd64', 0xaa64: 'arm64' }[b.readUInt16LE(pe + 4)] ?? '?'];
+  }
+  return ['?', '?'];
+}
+
+async function members(archive: string): Promise<Map<string, { mode: number; data: Buffer }>> {
+  const m = new Map<string, { mode: number; data: Buffer }>();
+  if (archive.endsWith('.zip')) {
+    for (const e of await readZip(archive)) m.set(e.name, e);
+    return m;
+  }
+  const dir = mkdtempSync(path.join(scratch, 'x-'));
+  await extractArchive(archive, dir);
+  for (const f of readdirSync(dir)) m.set(f, { mode: statSync(path.join(dir, f)).mode & 0o7777, data: readFileSync(path.join(dir, f)) });
+  rmSync(dir, { recursive: true });
+  return m;
+}
+
+describe('npm run release', () => {
+  it('builds every supported platform from the pinned Node; Intel macOS is left out with its reason', async () => {
+    const lock = await readLock(ROOT);
+    assert.equal(r.node, lock.node);
+    const version = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+    assert.equal(r.version, version);
+    const done = [...r.built.map((b) => platformId(b.platform)), ...r.pending.map((p) => platformId(p.platform))].sort();
+    assert.deepEqual(done, ['darwin-arm64', 'linux-amd64', 'linux-arm64', 'windows-amd64']);
+    const notes = readFileSync(path.join(r.out, 'RELEASE-NOTES.md'), 'utf8');
+    assert.match(notes, /darwin\/amd64: Node\.js does not support single executable applications on Intel macOS/);
+    for (const b of r.built) assert.match(notes, new RegExp(`${path.basename(b.archive).replace(/\./g, '\\.')} \\| [\\d.]+ MiB \\| \`${b.sha256}\``));
+  });
+
+  it('each archive is named for version, os and arch and holds exactly the executable and LICENSE', async () => {
+    const license = readFileSync(path.join(ROOT, 'LICENSE'));
+    for (const b of r.built) {
+      assert.equal(path.basename(b.archive), archiveName(r.version, b.platform));
+      assert.match(path.basename(b.archive), new RegExp(`^kubectl-pyheap_v${r.version.replace(/\./g, '\\.')}_${b.platform.os}_${b.platform.arch}\\.(tar\\.gz|zip)$`));
+      assert.equal(b.sha256, await fileDigest(b.archive, 'sha256'));
+      const m = await members(b.archive);
+      assert.deepEqual([...m.keys()].sort(), [b.platform.exe, 'LICENSE'].sort());
+      assert.deepEqual(m.get('LICENSE')!.data, license);
+      assert.equal(m.get(b.platform.exe)!.mode, 0o755);
+      const exe = m.get(b.platform.exe)!.data;
+      assert.deepEqual(binaryKind(exe), [b.platform.os === 'windows' ? 'pe' : 'elf', b.platform.arch], platformId(b.platform));
+      assert.ok(exe.includes(SEA_FUSE), `${platformId(b.platform)}: the SEA blob was not injected`);
+    }
+  });
+
+  it('darwin/arm64 is built but, unsigned, neither packed nor in the manifest', () => {
+    const p = r.pending.find((x) => platformId(x.platform) === 'darwin-arm64');
+    if (process.platform === 'darwin') { assert.equal(p, undefined); return; }
+    assert.ok(p, 'darwin-arm64 should be pending here');
+    const exe = readFileSync(p.executable);
+    assert.deepEqual(binaryKind(exe), ['macho', 'arm64']);
+    assert.ok(exe.includes(SEA_FUSE));
+    assert.equal(existsSync(path.join(r.out, archiveName(r.version, p.platform))), false);
+    assert.doesNotMatch(readFileSync(r.manifest, 'utf8'), /darwin/);
+    assert.match(readFileSync(path.join(r.out, 'RELEASE-NOTES.md'), 'utf8'), /run `npm ci && npm run release` on an Apple silicon Mac/);
+  });
+
+  it('the manifest is valid for krew and names every archive with its sha256; SHA256SUMS agrees', () => {
+    const doc = parseManifest(readFileSync(r.manifest, 'utf8'));
+    assert.deepEqual(validateManifest('pyheap.yaml', doc), []);
+    assert.equal(doc.spec?.version, `v${r.version}`);
+    const listed = (doc.spec?.platforms ?? []).map((p) => [p.uri!.slice(p.uri!.lastIndexOf('/') + 1), p.sha256]);
+    assert.deepEqual(listed.sort(), r.built.map((b) => [path.basename(b.archive), b.sha256]).sort());
+    const sums = readFileSync(path.join(r.out, 'SHA256SUMS'), 'utf8').trim().split('\n').map((l) => l.split(/\s+/).reverse());
+    assert.deepEqual(sums.sort(), listed.sort());
+  });
+
+  it('is reproducible: the linux/amd64 archive built again is byte for byte the same', async () => {
+    const again = await release({ out: path.join(scratch, 'again'), platforms: ['linux-amd64'], updateKrew: false });
+    assert.equal(again.built[0]?.sha256, r.built.find((b) => platformId(b.platform) === 'linux-amd64')?.sha256);
+    rmSync(path.join(scratch, 'again'), { recursive: true, force: true });
+  });
+});
+
+// linux/arm64 runs here only under user-mode emulation (apt-get install qemu-user
+// libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross libatomic1-arm64-cross)
+const ARM64_ROOT = '/usr/aarch64-linux-gnu';
+const qemu = ['/usr/bin/qemu-aarch64', '/usr/bin/qemu-aarch64-static'].find((q) => existsSync(q));
+const armSkip = !qemu || !existsSync(path.join(ARM64_ROOT, 'lib', 'libatomic.so.1'))
+  ? 'no qemu-aarch64 with arm64 libraries here (qemu-user, libc6-arm64-cross, libstdc++6-arm64-cross, libgcc-s1-arm64-cross, libatomic1-arm64-cross)'
+  : false;
+describe('the linux/arm64 executable, emulated', { skip: armSkip }, () => {
+  it('starts and shows its usage', async () => {
+    const archive = r.built.find((b) => platformId(b.platform) === 'linux-arm64')!.archive;
+    const dir = path.join(scratch, 'linux-arm64');
+    mkdirSync(dir);
+    await extractArchive(archive, dir);
+    const help = await runExe(qemu!, ['-L', ARM64_ROOT, path.join(dir, 'kubectl-pyheap'), '--help'], { PATH: '/usr/bin:/bin', HOME: scratch });
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /^Usage: kubectl pyheap TARGET/);
+    rmSync(dir, { recursive: true });
+  });
+});
+
+// ---- the linux/amd64 executable, end to end, with no Node on PATH ---------------------------
+
+/** A PATH with every program of this machine but Node's (node, nodejs, npm, npx, corepack). */
+function pathWithoutNode(): string {
+  const bin = path.join(scratch, 'no-node-bin');
+  mkdirSync(bin);
+  const seen = new Set<string>();
+  for (const dir of ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin']) {
+    if (!existsSync(dir) || seen.has(realpathSync(dir))) continue;
+    seen.add(realpathSync(dir));
+    for (const name of readdirSync(dir)) {
+      if (/^(node|nodejs|npm|npx|corepack)$/.test(name) || existsSync(path.join(bin, name))) continue;
+      symlinkSync(path.join(dir, name), path.join(bin, name));
+    }
+  }
+  return bin;
+}
+
+interface Run { code: number; stdout: string; stderr: string }
+
+function runExe(exe: string, args: string[], env: Record<string, string>, onSpawn?: () => void): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(exe, args, { cwd: scratch, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    onSpawn?.();
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`${exe} ${args.join(' ')} did not finish; stderr: ${stderr}`)); }, 120000);
+    child.on('error', reject);
+    child.on('close', (code) => { clearTimeout(timer); resolve({ code: code ?? -1, stdout, stderr }); });
+  });
+}
+
+/**
+ * How the end-to-end suite reaches a Python target. Today: a process of this machine (pid/N).
+ * The Kubernetes path adds its way here (a pod of the emulated cluster, test/cluster, with the
+ * same checks), once `kubectl pyheap <pod>` exists.
+ */
+interface Way {
+  name: string;
+  skip: string | false;
+  start(py: Interpreter, script: string, args: string[]): Promise<{ target: string; proc: ContainerTarget }>;
+}
+
+const WAYS: Way[] = [
+  {
+    name: 'pid/N, a container-like process of this machine',
+    skip: ptraceSkip(),
+    async start(py, script, args) {
+      const proc = await startContainer({ python: py, script, args, uid: 1000 });
+      return { target: `pid/${proc.pid}`, proc };
+    },
+  },
+];
+
+const pythons = findInterpreters();
+const py = pythons.find((p) => p.label.startsWith('debian')) ?? pythons[0];
+
+for (const way of WAYS) {
+  describe(`the linux/amd64 executable with no Node on PATH: ${way.name}`, { skip: way.skip || (!py && 'no Python interpreter found') || (process.arch !== 'x64' && 'not an x86_64 machine') }, () => {
+    let exe = '';
+    let env: Record<string, string> = {};
+    let tmp = '';
+    let t: { target: string; proc: ContainerTarget } | undefined;
+    let outs = 0;
+    const outDir = () => path.join(scratch, `out-${++outs}`);
+
+    before(async () => {
+      const archive = r.built.find((b) => platformId(b.platform) === 'linux-amd64')!.archive;
+      const dir = path.join(scratch, 'linux-amd64');
+      mkdirSync(dir);
+      await extractArchive(archive, dir);
+      exe = path.join(dir, 'kubectl-pyheap');
+      tmp = path.join(scratch, 'tmp');
+      mkdirSync(tmp, { mode: 0o1777 });
+      env = { PATH: pathWithoutNode(), HOME: scratch, TMPDIR: tmp, NO_COLOR: '1', LC_ALL: 'C.UTF-8' };
+      t = await way.start(py!, path.join(FIXTURES, 'census_target.py'), ['1234', '5']);
+    });
+    after(async () => { await t?.proc.stop(); });
+
+    /** The target is alive, untraced, its /tmp clean; our extracted payloads are gone. */
+    async function unharmed(): Promise<void> {
+      for (let i = 0; i < 50 && tmpEntries(t!.proc.pid).length > 0; i++) await new Promise((res) => setTimeout(res, 100));
+      assert.equal(healthy(t!.proc.pid), null);
+      assert.deepEqual(tmpEntries(t!.proc.pid), []);
+      assert.deepEqual(readdirSync(tmp), [], 'the executable left files in TMPDIR');
+    }
+
+    it('really has no node on its PATH', async () => {
+      const probe = await runExe('/bin/sh', ['-c', 'command -v node || command -v nodejs || echo none'], env);
+      assert.equal(probe.stdout.trim(), 'none');
+      const help = await runExe(exe, ['--help'], env);
+      assert.equal(help.code, 0, help.stderr);
+      assert.match(help.stdout, /Usage: kubectl pyheap TARGET/);
+      assert.equal(help.stderr, '');
+    });
+
+    it('counts the target exactly; payloads are extracted to a private directory, removed at exit', async () => {
+      // watch TMPDIR while it runs: the payload directory must be 0700 and its files 0600
+      const modes: number[] = [];
+      let watching = true;
+      const watch = (async () => {
+        while (watching) {
+          for (const e of readdirSync(tmp).filter((n) => n.startsWith(EXTRACT_PREFIX))) {
+            try {
+              const d = path.join(tmp, e);
+              modes.push(statSync(d).mode & 0o777, statSync(path.join(d, 'agent.sh')).mode & 0o777);
+            } catch { /* not written yet, or already gone */ }
+          }
+          await new Promise((res) => setTimeout(res, 10));
+        }
+      })();
+      const res = await runExe(exe, [t!.target, '-o', 'json', '--out-dir', outDir(), '--largest', '40', '--timeout', '60s'], env);
+      watching = false;
+      await watch;
+      assert.equal(res.code, 0, res.stderr);
+      assert.equal(res.stderr, '');
+      const doc = JSON.parse(res.stdout) as { types: { name: string; count: number }[]; largest: { type: string; size: number }[]; python: { pid: number } };
+      assert.equal(doc.types.find((x) => x.name === '__main__.Marker')?.count, 1234);
+      assert.equal(doc.largest.filter((l) => l.type === 'bytes' && l.size >= 300007 && l.size <= 300007 * 1.01 + 200).length, 5);
+      assert.equal(doc.largest.filter((l) => l.type === 'str' && l.size >= 200011 && l.size <= 200011 * 1.01 + 200).length, 5);
+      assert.equal(doc.python.pid, t!.proc.pid);
+      assert.ok(modes.length >= 2, 'the payload directory was never seen');
+      for (let i = 0; i < modes.length; i += 2) assert.deepEqual([modes[i], modes[i + 1]], [0o700, 0o600]);
+      await unharmed();
+    });
+
+    it('--script runs inside the target and its files come back', async () => {
+      const script = path.join(scratch, 'probe.py');
+      writeFileSync(script, 'import os\nprint("inside", os.getpid())\nopen(os.path.join(PYHEAP_OUT, "found.txt"), "w").write("m" * 5000)\n');
+      const dir = outDir();
+      const res = await runExe(exe, [t!.target, '--script', script, '--out-dir', dir], env);
+      assert.equal(res.code, 0, res.stderr);
+      assert.match(res.stdout, /inside 1\n/);
+      assert.equal(readFileSync(path.join(dir, 'found.txt'), 'utf8'), 'm'.repeat(5000));
+      await unharmed();
+    });
+
+    it('bad input: a one-line error and its exit code, nothing left behind', async () => {
+      // payloads of a run killed by SIGKILL are swept by the next run; a live run's are not
+      const stale = path.join(tmp, `${EXTRACT_PREFIX}999999999-x1`);
+      const live = path.join(tmp, `${EXTRACT_PREFIX}${process.pid}-x2`);
+      mkdirSync(stale, { mode: 0o700 });
+      mkdirSync(live, { mode: 0o700 });
+      const bad = await runExe(exe, ['pid/abc'], env);
+      assert.equal(bad.code, 2);
+      assert.equal(bad.stdout, '');
+      assert.match(bad.stderr, /^error: target "pid\/abc" is not understood.*\n$/);
+      const gone = await runExe(exe, ['pid/999999999', '--out-dir', outDir()], env);
+      assert.equal(gone.code, 3, gone.stderr);
+      assert.match(gone.stderr, /error: .*no process with PID 999999999/);
+      assert.equal(existsSync(stale), false, 'the stale payload directory was not swept');
+      assert.equal(existsSync(live), true, 'the payload directory of a live process was swept');
+      rmSync(live, { recursive: true });
+      await unharmed();
+    });
+  });
+}
