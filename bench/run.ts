@@ -6,6 +6,8 @@ import { whyNoPtrace } from '../test/support/ptrace.js';
 import { runCensusBench } from './census.js';
 import { runPauseBench } from './pause.js';
 import { runSoakBench } from './soak.js';
+import { runFindingsBench } from './findings.js';
+import { runDominatorBench } from './dominators.js';
 
 const why = whyNoPtrace();
 if (why) {
@@ -33,6 +35,8 @@ process.stdout.write(`${sections[0]}\n\n`);
 
 if (want('pause')) print(await runPauseBench(py311));
 if (want('census')) print(await runCensusBench(py311, debian, debian ? objgraphAvailable() : false));
+if (want('findings')) print(await runFindingsBench(py311));
+if (want('dominators')) print(await runDominatorBench());
 if (want('soak')) print(await runSoakBench(pythons.filter((p) => p.label.startsWith('pyenv')).at(-1) ?? py311));
 if (want('kube')) {
   try {

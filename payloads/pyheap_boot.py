@@ -162,7 +162,7 @@ def _pyheap_analyse(ns, job, deadline, clock, sleep, own_thread, path, skip):
     while clock() < end:  # the target runs on meanwhile; this thread only sleeps
         sleep(min(0.2, max(0.0, end - clock())))
     if tracing is not None:
-        extra['trace'] = ns['trace_finish'](tracing, window, own_files=('<pyheap-*>',))
+        extra['trace'] = ns['trace_finish'](tracing, window, own_files=('<pyheap-*>', '*/.pyheap-*'))
     result = ns['run_census'](deadline, clock, own_thread, largest=largest, skip=skip + (extra, before))
     if before is not None:
         then = dict((t['name'], t) for t in before['types'])

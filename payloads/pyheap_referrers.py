@@ -65,12 +65,12 @@ def _youngest(type_names, per_type):
     picked = dict((t, []) for t in wanted)
     missing = set(wanted)
     names = {}
-    if sys.version_info >= (3, 8):
-        generations = [gc.get_objects(g) for g in (0, 1, 2)]
-    else:
-        generations = [gc.get_objects()]
+    # One generation at a time, and never a list holding the lists: a list that exists while
+    # gc.get_objects() runs is returned inside its result (a cycle keeping every object alive).
+    generations = (0, 1, 2) if sys.version_info >= (3, 8) else (None,)
     for untracked in (False, True):
-        for objs in generations:
+        for g in generations:
+            objs = gc.get_objects() if g is None else gc.get_objects(g)
             for o in objs:
                 for c in (gc.get_referents(o) if untracked else (o,)):
                     if untracked and gc.is_tracked(c):
@@ -85,11 +85,11 @@ def _youngest(type_names, per_type):
                             missing.discard(n)
                 if not missing:
                     break
+            del objs
             if not missing:
                 break
         if not missing:
             break
-    del generations
     return picked
 
 

@@ -8,7 +8,7 @@
 import gc
 import os
 import sys
-from itertools import chain, compress, filterfalse, repeat
+from itertools import chain, compress, filterfalse, islice, repeat
 
 _MAGIC = b'PYHEAPSNAP1\n'
 
@@ -21,13 +21,25 @@ def _pack(values, width):
     return b''.join(map(int.to_bytes, values, repeat(width), repeat('little')))
 
 
+def _batches(values, size=16384):
+    """Slices of an iterable: one object can have a million referents (a big list), and packing
+    them at once would cost ~80 bytes each of transient memory in the target."""
+    it = iter(values)
+    while True:
+        batch = list(islice(it, size))
+        if not batch:
+            return
+        yield batch
+
+
 def _snapshot_single_rc():
     """getrefcount, in the walk below, of an untracked object that has exactly one owner."""
     holder = [float('2.5')]
-    refs = [gc.get_referents(holder)]
+    refs = [gc.get_referents(holder)]  # alive during the count, as in untracked_of()
     found = list(filterfalse(gc.is_tracked, chain.from_iterable(refs)))
-    del refs
-    return next(map(sys.getrefcount, found)) if found else -1
+    rc = next(map(sys.getrefcount, found)) if found else -1
+    del refs, found
+    return rc
 
 
 def write_snapshot(path, own_thread, deadline, clock, skip=()):
@@ -91,7 +103,9 @@ def _write(fd, own_thread, deadline, clock, skip):
         emit(_pack(map(tindex.__getitem__, types), 4))
         emit(_pack(map(size_of, objs), 8))
         emit(_pack(counts, 4))
-        emit(_pack(map(id, chain.from_iterable(refs)), 8))
+        for batch in _batches(map(id, chain.from_iterable(refs))):
+            emit(_pack(batch, 8))
+            del batch
         counters[0] += len(objs)
         counters[1] += total
         return refs

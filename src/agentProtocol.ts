@@ -15,6 +15,10 @@ export interface AgentRequest {
   largest: number;
   safepointWaitSeconds: number;
   verbose: boolean;
+  /** Options for the payload, KEY=VALUE (growth=30, referrers=T1,T2, stacks=1, trace=10). */
+  jobs?: string[];
+  /** A FIFO the payload streams the snapshot into; saved as out/<stream>. */
+  stream?: string;
 }
 
 export function agentArgs(req: AgentRequest, payloadDir: string): string[] {
@@ -23,6 +27,8 @@ export function agentArgs(req: AgentRequest, payloadDir: string): string[] {
   if (req.mode === 'script' && req.scriptPath) {
     args.push('--script', req.scriptPath, '--script-name', req.scriptName ?? 'script.py');
   }
+  for (const job of req.jobs ?? []) args.push('--job', job);
+  if (req.stream) args.push('--stream', req.stream);
   if (req.verbose) args.push('--verbose');
   args.push(String(req.pid));
   return args;

@@ -11,7 +11,7 @@ import { parseDuration } from './duration.js';
 import { EXIT, EXIT_CODES_HELP, PyheapError, usageError } from './errors.js';
 import { Printer } from './printer.js';
 import { createProgress } from './progress.js';
-import { runLocal, type RunConfig, type RunSettings } from './run.js';
+import { runLocal, type RunConfig, type RunSettings, type Tasks } from './run.js';
 import { parseTarget, targetLabel, type Target } from './target.js';
 import { addKubeOptions, kubeFlags, validateKubeFlags, type KubeCliFlags } from './kube/flags.js';
 import { reportRun } from './kube/output.js';
@@ -27,6 +27,12 @@ interface Flags extends KubeCliFlags {
   'safepoint-wait': string;
   'out-dir'?: string;
   verbose: boolean;
+  growth?: string;
+  trace?: string;
+  referrers?: string[];
+  samples: number;
+  stacks: boolean;
+  snapshot: boolean;
 }
 
 function parser(argv: string[]) {
@@ -43,13 +49,22 @@ function parser(argv: string[]) {
     .option('timeout', { type: 'string', default: '30s', describe: 'bound for the whole injection and payload (30s, 2m)' })
     .option('safepoint-wait', { type: 'string', default: '2s', describe: 'how long to wait for a busy target to reach a safe point' })
     .option('out-dir', { type: 'string', describe: 'where to save results (default ./pyheap-<target>-<time>/)' })
-    .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'show the gdb transcript and stack traces' }))
+    .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'show the gdb transcript and stack traces' })
+    .option('growth', { type: 'string', group: 'Finding the leak:', describe: 'two censuses this far apart (30s, 2m): what grew, and what holds the top growers' })
+    .option('referrers', { type: 'string', array: true, group: 'Finding the leak:', describe: 'shortest chains from a module global or a running frame to a few objects of TYPE (repeatable)' })
+    .option('samples', { type: 'number', default: 3, group: 'Finding the leak:', describe: 'objects per type for --referrers' })
+    .option('stacks', { type: 'boolean', default: false, group: 'Finding the leak:', describe: "every thread's Python stack" })
+    .option('trace', { type: 'string', group: 'Finding the leak:', describe: 'tracemalloc for this long: the allocation sites that grew (only allocations after the start are seen)' })
+    .option('snapshot', { type: 'boolean', default: false, group: 'Finding the leak:', describe: 'stream the object graph out and compute retained sizes (dominator tree); saved as snapshot.pyheap' }))
+    .command('analyze <file>', 'retained sizes of a saved snapshot.pyheap, offline (-o json, --top)')
     .example('$0 web-7d9f-x2x4k -n shop', 'heap summary of the Python process of a pod')
     .example('$0 deploy/web --all-pods', 'every pod of a deployment, side by side')
     .example('$0 --cleanup', 'delete agent pods left behind by killed runs')
     .example('$0 pid/4242', 'heap summary of process 4242')
     .example('$0 pid/4242 -o json --top 50', 'the same as one JSON document')
     .example('$0 pid/4242 --script leak.py', 'run leak.py inside the process')
+    .example('$0 deploy/web --growth 60s', 'what grew in a minute, and what holds it')
+    .example('$0 analyze pyheap-pod-web-1-.../snapshot.pyheap', 'retained sizes of a saved snapshot')
     .epilogue(`Exit codes:\n${EXIT_CODES_HELP}`)
     .strictOptions()
     .help()
@@ -70,6 +85,12 @@ export function validate(f: Flags): Target | undefined {
     if (!Number.isInteger(f[k]) || f[k] < 1 || f[k] > 100000) throw usageError(`--${k} must be a whole number from 1 to 100000`);
   }
   if (f.selector !== undefined && !f.selector.trim()) throw usageError('-l needs a selector', 'e.g. -l app=web');
+  const finding = [f.growth !== undefined && '--growth', f.trace !== undefined && '--trace', f.referrers !== undefined && '--referrers', f.stacks && '--stacks', f.snapshot && '--snapshot'].filter(Boolean);
+  if (finding.length && (f.script !== undefined || f.exec !== undefined)) throw usageError(`${finding[0]} goes with a census, not with --script or --exec`, 'run them separately');
+  if (!Number.isInteger(f.samples) || f.samples < 1 || f.samples > 100) throw usageError('--samples must be a whole number from 1 to 100');
+  for (const t of f.referrers ?? []) {
+    if (!/^[A-Za-z_][A-Za-z0-9_.]*$/.test(t)) throw usageError(`--referrers ${JSON.stringify(t)} is not a type name`, 'write it as the census shows it, e.g. str or app.models.Session');
+  }
   const target: Target | undefined = f.selector !== undefined ? { kind: 'selector', selector: f.selector.trim() } : f.target ? parseTarget(f.target) : undefined;
   validateKubeFlags(f, target);
   return target;
@@ -117,7 +138,32 @@ function stamp(d = new Date()): string {
   return d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, '');
 }
 
+/** kubectl pyheap analyze FILE [-o json] [--top N]: offline, no target. */
+async function analyzeMain(argv: string[], printer: Printer): Promise<number> {
+  try {
+    const a = (await yargs(argv).scriptName('kubectl pyheap analyze').usage('Usage: $0 FILE [-o json] [--top N]')
+      .option('output', { alias: 'o', type: 'string', default: 'table' }).option('top', { type: 'number', default: 25 })
+      .strictOptions().help().version(false).exitProcess(false)
+      .fail((msg, err) => { throw err ?? usageError(msg, 'see kubectl pyheap analyze --help'); })
+      .parseAsync()) as unknown as { _: (string | number)[]; output: string; top: number; help?: boolean };
+    if (argv.includes('--help') || argv.includes('-h')) return EXIT.ok;
+    const file = a._.length === 1 ? String(a._[0]) : undefined;
+    if (!file) throw usageError('analyze needs one snapshot file', 'write kubectl pyheap analyze DIR/snapshot.pyheap');
+    if (a.output !== 'table' && a.output !== 'json') throw usageError(`-o ${a.output} is not an output format`, 'use -o table or -o json');
+    if (!Number.isInteger(a.top) || a.top < 1) throw usageError('--top must be a positive whole number');
+    const { analyzeFile, renderAnalysis } = await import('./analysis/command.js');
+    const result = await analyzeFile(file, { top: a.top });
+    if (a.output === 'json') printer.json(result);
+    else printer.result(renderAnalysis(result, a.top));
+    return EXIT.ok;
+  } catch (e) {
+    printer.error(e);
+    return e instanceof PyheapError ? e.exitCode : EXIT.internal;
+  }
+}
+
 export async function main(argv: string[], printer: Printer): Promise<number> {
+  if (argv[0] === 'analyze') return analyzeMain(argv.slice(1), printer);
   let flags: Flags;
   let target: Target | undefined;
   try {
@@ -200,9 +246,20 @@ async function runSettings(flags: Flags, cleanup: Cleanup): Promise<RunSettings>
   const timeoutMs = parseDuration(flags.timeout, '--timeout');
   const safepointMs = parseDuration(flags['safepoint-wait'], '--safepoint-wait');
   const script = await scriptFile(flags, cleanup);
+  const seconds = (v: string | undefined, flag: string) => (v === undefined ? undefined : Math.max(1, Math.round(parseDuration(v, flag) / 1000)));
+  const tasks: Tasks = {
+    ...(flags.growth !== undefined ? { growthSeconds: seconds(flags.growth, '--growth')! } : {}),
+    ...(flags.trace !== undefined ? { traceSeconds: seconds(flags.trace, '--trace')! } : {}),
+    ...(flags.referrers?.length ? { referrers: flags.referrers } : {}),
+    ...(flags.referrers?.length || flags.growth !== undefined ? { samples: flags.samples } : {}),
+    ...(flags.stacks ? { stacks: true } : {}),
+    ...(flags.snapshot ? { snapshot: true } : {}),
+  };
   return {
     mode: script.file ? 'script' : 'census',
     ...(script.file ? { scriptFile: script.file, scriptName: script.name } : {}),
+    ...(Object.keys(tasks).length ? { tasks } : {}),
+    top: flags.top,
     timeoutMs,
     largest: flags.largest,
     safepointWaitSeconds: Math.max(1, Math.ceil(safepointMs / 1000)),

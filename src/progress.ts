@@ -16,6 +16,7 @@ export type ProgressEvent =
   | { kind: 'injected'; detail: string }
   | { kind: 'running' }
   | { kind: 'copying'; bytes: number }
+  | { kind: 'analysing'; file: string }
   | { kind: 'deleting-agent'; pod: string }
   /** Something the user must see even when all goes well (which pod or process was picked). */
   | { kind: 'notice'; text: string }
@@ -48,6 +49,7 @@ const TEXT: { [K in ProgressEvent['kind']]: (e: Extract<ProgressEvent, { kind: K
   injected: (e) => `payload thread started (${e.detail})`,
   running: () => 'payload running in the target',
   copying: (e) => `copying results (${e.bytes} bytes)`,
+  analysing: (e) => `computing retained sizes from ${e.file}`,
   'deleting-agent': (e) => `deleting agent pod ${e.pod}`,
   notice: (e) => e.text,
   done: (e) => e.summary,

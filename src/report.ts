@@ -3,6 +3,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { EXIT, PyheapError } from './errors.js';
+import type { Findings } from './findings.js';
 
 export interface PythonInfo { version: string; implementation: string; pid: number; executable: string }
 export interface TypeRow { name: string; count: number; size: number }
@@ -16,7 +17,7 @@ export interface Status {
   exception?: { type: string; message: string; traceback: string };
 }
 
-export interface Census {
+export interface Census extends Findings {
   total: { count: number; size: number };
   types: TypeRow[];
   largest: Largest[];

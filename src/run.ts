@@ -2,6 +2,7 @@
 // report. Each stage is a call; cleanup is registered as soon as something exists. The second
 // half (collectResults) is shared with pod runs (kube/podRun.ts), whose agent is an exec session.
 import { promises as fs } from 'node:fs';
+import path from 'node:path';
 import { startLocalAgent } from './agentLocal.js';
 import type { AgentExit, AgentRequest, AgentSession } from './agentProtocol.js';
 import type { Cleanup } from './cleanup.js';
@@ -11,6 +12,19 @@ import type { Progress } from './progress.js';
 import { extractResults, type Extracted } from './results.js';
 import { placeMember, readCensus, readStatus, readText, type Census, type Status } from './report.js';
 import type { Target } from './target.js';
+import type { Analysis } from './analysis/command.js';
+
+/** The leak-finding options of a census run. */
+export interface Tasks {
+  growthSeconds?: number;
+  traceSeconds?: number;
+  referrers?: string[];
+  samples?: number;
+  stacks?: boolean;
+  snapshot?: boolean;
+}
+
+export const SNAPSHOT_FILE = 'snapshot.pyheap';
 
 /** How to run the payload, whatever the target. */
 export interface RunSettings {
@@ -23,6 +37,9 @@ export interface RunSettings {
   safepointWaitSeconds: number;
   maxResultBytes: number;
   verbose: boolean;
+  tasks?: Tasks;
+  /** Rows of the retained-size views computed from a snapshot. */
+  top?: number;
 }
 
 export interface RunConfig extends RunSettings {
@@ -40,6 +57,8 @@ export interface RunResult {
   files: string[];
   outDir: string;
   elapsedMs: number;
+  /** Retained sizes, when a snapshot was taken. */
+  retained?: Analysis;
 }
 
 export interface RunDeps {
@@ -65,20 +84,37 @@ export async function runLocal(cfg: RunConfig, deps: RunDeps): Promise<RunResult
 
 /** What the agent is asked to do; `scriptPath` is where the agent sees the user's code. */
 export function agentRequest(cfg: RunSettings, pid: number, scriptPath: string | undefined): AgentRequest {
+  const t = cfg.mode === 'census' ? cfg.tasks ?? {} : {};
+  const jobs = [
+    ...(t.growthSeconds ? [`growth=${t.growthSeconds}`] : []),
+    ...(t.traceSeconds ? [`trace=${t.traceSeconds}`] : []),
+    ...(t.referrers?.length ? [`referrers=${t.referrers.join(',')}`] : []),
+    ...(t.samples ? [`samples=${t.samples}`] : []),
+    ...(t.stacks ? ['stacks=1'] : []),
+  ];
   return {
     pid,
     mode: cfg.mode,
     ...(cfg.mode === 'script' && scriptPath ? { scriptPath, scriptName: cfg.scriptName ?? 'script.py' } : {}),
-    timeoutSeconds: Math.max(1, Math.ceil(cfg.timeoutMs / 1000)),
+    ...(jobs.length ? { jobs } : {}),
+    ...(t.snapshot ? { stream: SNAPSHOT_FILE } : {}),
+    // --timeout bounds the work; a growth or trace window comes on top of it
+    timeoutSeconds: Math.max(1, Math.ceil(cfg.timeoutMs / 1000) + windowSeconds(cfg)),
     largest: cfg.largest,
     safepointWaitSeconds: cfg.safepointWaitSeconds,
     verbose: cfg.verbose,
   };
 }
 
+/** The growth or trace window of a census run, in seconds. */
+export function windowSeconds(cfg: RunSettings): number {
+  const t = cfg.mode === 'census' ? cfg.tasks ?? {} : {};
+  return Math.ceil(Math.max(t.growthSeconds ?? 0, t.traceSeconds ?? 0));
+}
+
 /** The agent's own deadline is --timeout plus its waits; past this bound it is stuck. */
 export function agentBoundMs(cfg: RunSettings): number {
-  return cfg.timeoutMs + (cfg.safepointWaitSeconds + 60) * 1000;
+  return cfg.timeoutMs + (windowSeconds(cfg) + cfg.safepointWaitSeconds + 60) * 1000;
 }
 
 /** The second half of every run, wherever the agent runs: receive and check the results
@@ -121,7 +157,14 @@ export async function collectResults(agent: AgentSession, cfg: RunSettings & { o
     outDir: cfg.outDir,
     elapsedMs: performance.now() - started,
   };
-  if (cfg.mode === 'census' && status.status === 'ok') result.census = await readCensus(cfg.outDir);
+  if (cfg.mode === 'census' && status.status === 'ok') {
+    result.census = await readCensus(cfg.outDir);
+    if (cfg.tasks?.snapshot) {
+      deps.progress.emit({ kind: 'analysing', file: SNAPSHOT_FILE });
+      const { analyzeFile } = await import('./analysis/command.js');
+      result.retained = await analyzeFile(path.join(cfg.outDir, SNAPSHOT_FILE), { top: cfg.top ?? 25 });
+    }
+  }
   keepOutDir = true;
   return result;
 }

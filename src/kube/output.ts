@@ -4,6 +4,8 @@
 import { EXIT, PyheapError, type ExitCode } from '../errors.js';
 import type { Printer } from '../printer.js';
 import { censusTable } from '../report.js';
+import { findingsText } from '../findings.js';
+import { renderAnalysis } from '../analysis/command.js';
 import type { RunResult } from '../run.js';
 import { comparisonTable } from './compare.js';
 import type { KubeRunOutcome, PodRunResult } from './podRun.js';
@@ -23,10 +25,22 @@ export function runDocument(r: RunResult, s: Subject, mode: 'census' | 'script')
     python: r.status.python ? { ...r.status.python, pid: s.hostPid, namespace_pid: r.status.python.pid } : null,
     status: r.status.status,
     ...(r.census ? { total: r.census.total, types: r.census.types, largest: r.census.largest, gc: r.census.gc, census_seconds: r.census.census_seconds, notes: r.census.notes } : {}),
+    ...(r.census ? findingsDocument(r) : {}),
     ...(mode === 'script' ? { stdout: r.stdout, stderr: r.stderr, files: r.files } : {}),
     ...(r.status.exception ? { exception: r.status.exception } : {}),
     out_dir: r.outDir,
     elapsed_seconds: Number((r.elapsedMs / 1000).toFixed(3)),
+  };
+}
+
+/** growth, referrers, threads, trace, snapshot and retained sizes, where they were asked for. */
+function findingsDocument(r: RunResult): Obj {
+  const c = r.census!;
+  const pick = <K extends keyof typeof c>(k: K) => (c[k] !== undefined ? { [k]: c[k] } : {});
+  return {
+    ...pick('growth'), ...pick('growth_seconds'), ...pick('growth_total'), ...pick('referrers'),
+    ...pick('threads'), ...pick('trace'), ...pick('snapshot'),
+    ...(r.retained ? { retainers: r.retained.retainers, retained_by_type: r.retained.retained_by_type, snapshot_analysis: r.retained.snapshot, analysis_seconds: r.retained.analysis_seconds } : {}),
   };
 }
 
@@ -56,6 +70,9 @@ export function reportRun(r: RunResult, s: Subject, o: ReportOptions, printer: P
   }
   if (r.census) {
     printer.result(censusTable(r.census, r.status.python, s.label, o.top));
+    const more = findingsText(r.census, o.top);
+    if (more) printer.result(`\n${more}`);
+    if (r.retained) printer.result(`\n${renderAnalysis(r.retained, o.top)}`);
     printer.note(`full results saved in ${r.outDir}`);
   }
   if (o.mode === 'script') {
