@@ -5,7 +5,8 @@
 #
 # usage: agent.sh --payloads DIR [--mode census|script] [--script FILE] [--script-name NAME]
 #                 [--timeout SECONDS] [--largest N] [--safepoint-wait SECONDS]
-#                 [--job KEY=VALUE]... [--stream NAME] [--verbose] PID
+#                 [--job KEY=VALUE]... [--stream NAME] [--allow-shared] [--max-result-mb N]
+#                 [--verbose] PID
 # --job adds a line to the payload's job file (growth=30, referrers=T1,T2, stacks=1, trace=10);
 # --stream NAME makes a FIFO NAME in the staging directory, passes it to the payload as
 # snapshot=NAME, and saves what the payload writes to it (outside the target) as out/NAME.
@@ -18,7 +19,7 @@ set -u
 umask 077
 
 payloads= mode=census script= script_name=script timeout=30 largest=20 wait_safe=2 verbose=0 pid=
-jobs= stream=
+jobs= stream= allow_shared=0 max_result_mb=4096
 while [ $# -gt 0 ]; do
   case "$1" in
     --payloads) payloads=$2; shift 2 ;;
@@ -31,6 +32,8 @@ while [ $# -gt 0 ]; do
     --job) case "$2" in [a-z]*=*) jobs="$jobs
 $2" ;; *) echo "PYHEAP error 2 usage bad-job $2" >&2; exit 2 ;; esac; shift 2 ;;
     --stream) stream=$2; shift 2 ;;
+    --allow-shared) allow_shared=1; shift ;;
+    --max-result-mb) max_result_mb=$2; shift 2 ;;
     --verbose) verbose=1; shift ;;
     -*) echo "PYHEAP error 2 usage unknown-option $1" >&2; exit 2 ;;
     *) pid=$1; shift ;;
@@ -42,6 +45,7 @@ fail() { code=$1; shift; event error "$code" "$@"; exit "$code"; }
 
 case "$pid" in ''|*[!0-9]*) fail 2 usage "a numeric PID is required" ;; esac
 case "$timeout" in ''|*[!0-9]*) fail 2 usage "timeout must be whole seconds" ;; esac
+case "$max_result_mb" in ''|*[!0-9]*) fail 2 usage "max-result-mb must be a whole number" ;; esac
 case "$stream" in *[!A-Za-z0-9._-]*|.*) fail 2 usage "bad stream name $stream" ;; esac
 [ -z "$(printf '%s' "$jobs" | tr -d 'A-Za-z0-9_=.,:\n-')" ] ||
   fail 2 usage "job values may only hold letters, digits and _=.,:-"
@@ -133,6 +137,24 @@ text=$(awk '$2 ~ /x/ && $6 ~ /\/libc([.-][^\/]*)?\.so[^\/]*$|\/ld-musl[^\/]*$/ {
 [ -n "$text" ] || text=$(awk -v p="$exe_path" '$2 ~ /x/ && substr($0, index($0, $6)) == p { split($1, a, "-"); print "0x" a[1], "0x" a[2]; exit }' "$maps")
 [ -n "$text" ] || fail 20 no-libc "no executable libc mapping in process $pid"
 
+# --- 2b. a forked worker (gunicorn, celery prefork) shares its heap with its parent: walking every
+# object touches its reference count and copies those pages. Refuse unless allowed.
+rss_of() { awk '/^VmRSS:/ { print $2 * 1024 }' "$proc/status" 2>/dev/null; }
+shared_anon_kb() {  # shared pages of anonymous and heap mappings (file-backed libraries aside)
+  awk '/^[0-9a-f]+-[0-9a-f]+ / { anon = (NF < 6 || $6 ~ /^\[(heap|anon)/) }
+       anon && /^Shared_(Clean|Dirty):/ { kb += $2 } END { print kb + 0 }' "$proc/smaps" 2>/dev/null
+}
+if [ "$mode" = census ]; then
+  ppid=$(awk '/^PPid:/ { print $2 }' "$proc/status")
+  shared=$(shared_anon_kb)
+  if [ "${shared:-0}" -ge 16384 ] && [ "$(readlink "/proc/$ppid/exe" 2>/dev/null)" = "$exe_path" ]; then
+    event shared-heap "$((shared * 1024))" "$ppid"
+    [ "$allow_shared" = 1 ] ||
+      fail 21 shared-pages "process $pid is a forked worker sharing $((shared / 1024)) MiB of heap with its parent $ppid: a census copies the pages it touches into the worker (up to that much more memory)"
+  fi
+fi
+rss_before=$(rss_of)
+
 # --- 3. stage the payload inside the target's mount namespace, as the target's user -----------
 run=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
 nofollow_dir() {  # the directory, and each of its parents, must be real directories
@@ -155,7 +177,9 @@ done
 [ -n "$stage" ] || fail 17 no-writable-dir "no writable directory in the target (tried ${tmpdir_env:+$tmpdir_env }/tmp /var/tmp /dev/shm)"
 deadline=$(( $(date +%s) + timeout + 1 ))   # whole seconds: at least --timeout from now
 set -C
-put() { cat "$1" > "$stage_host/$2" && chown -h "$uid:$gid" "$stage_host/$2"; }
+put() {  # a copy owned by the target's user, checked to be exactly what we send
+  cat "$1" > "$stage_host/$2" && chown -h "$uid:$gid" "$stage_host/$2" && cmp -s "$1" "$stage_host/$2"
+}
 put_all() {  # every Python payload (the census and the tasks it may run)
   for f in "$payloads"/pyheap_*.py; do put "$f" "${f##*/}" || return 1; done
 }
@@ -264,7 +288,9 @@ fi
 event injected "$(awk '/^PYHEAP thread/ { print $3, $4 }' "$work/gdb.out")"
 
 # --- 5. wait for the payload, bounded by --timeout ----------------------------------------------
+rss_peak=${rss_before:-0}
 while [ ! -e "$stage_host/status.json" ]; do
+  r=$(rss_of); [ "${r:-0}" -gt "$rss_peak" ] && rss_peak=$r   # sampled: the kernel's own peak is left alone
   if [ "$(date +%s)" -ge $((deadline + 2)) ]; then
     [ -e "$stage_host/started" ] ||
       fail 16 payload-timeout "the payload thread never got the GIL within ${timeout}s: a thread of process $pid holds it (busy in C code?); it will find nothing to do when it runs"
@@ -273,7 +299,9 @@ while [ ! -e "$stage_host/status.json" ]; do
   [ -d "$proc" ] || fail 10 no-such-process "process $pid exited while the payload ran"
   sleep 0.05
 done
+r=$(rss_of); [ "${r:-0}" -gt "$rss_peak" ] && rss_peak=$r
 event finished
+event memory "${rss_before:-0}" "$(rss_of)" "$rss_peak"
 
 # --- 6. results back as a tar stream; then nothing of ours stays in the target -----------------
 if [ -n "$stream" ]; then
@@ -282,6 +310,8 @@ if [ -n "$stream" ]; then
   rm -f "$stage_host/$stream"
 fi
 cd "$stage_host" || fail 20 internal "the staging directory vanished"
+[ -z "$(find . -type f -size +$((max_result_mb * 1024))k 2>/dev/null | head -n1)" ] ||
+  fail 22 results-too-big "a result file in the target is larger than ${max_result_mb} MiB"
 set --
 for f in status.json stdout.txt stderr.txt out; do [ -e "$f" ] && set -- "$@" "$f"; done
 if [ -n "$stream" ] && [ -s "$work/res/out/$stream" ]; then set -- "$@" -C "$work/res" "out/$stream"; fi

@@ -19,6 +19,10 @@ export interface AgentRequest {
   jobs?: string[];
   /** A FIFO the payload streams the snapshot into; saved as out/<stream>. */
   stream?: string;
+  /** Proceed with a forked worker that shares its heap with its parent. */
+  allowShared?: boolean;
+  /** The agent refuses result files larger than this. */
+  maxResultMb?: number;
 }
 
 export function agentArgs(req: AgentRequest, payloadDir: string): string[] {
@@ -29,6 +33,8 @@ export function agentArgs(req: AgentRequest, payloadDir: string): string[] {
   }
   for (const job of req.jobs ?? []) args.push('--job', job);
   if (req.stream) args.push('--stream', req.stream);
+  if (req.allowShared) args.push('--allow-shared');
+  if (req.maxResultMb !== undefined) args.push('--max-result-mb', String(req.maxResultMb));
   if (req.verbose) args.push('--verbose');
   args.push(String(req.pid));
   return args;
@@ -51,6 +57,8 @@ const AGENT_ERRORS: Record<string, ErrorInfo> = {
   'unsupported-arch': { exit: EXIT.internal, stage: 'inject', hint: 'only x86_64 targets are supported for now' },
   'unsupported-python': { exit: EXIT.notFound, stage: 'inject', hint: 'Python 3.6 processes must have started a thread; 3.7 and later always work' },
   'no-libc': { exit: EXIT.notFound, stage: 'resolve', hint: 'statically linked interpreters without libc are not supported' },
+  'shared-pages': { exit: EXIT.targetBusy, stage: 'resolve', hint: 'add --allow-shared to count it anyway (the worker may grow by that much), or inspect the parent process' },
+  'results-too-big': { exit: EXIT.transfer, stage: 'collect', hint: 'write less into PYHEAP_OUT' },
   'internal': { exit: EXIT.internal, stage: 'collect', hint: 'run again with -v and report the output' },
 };
 
@@ -62,7 +70,13 @@ export interface AgentExit {
   stray: string[];
   /** Size and sha256 of the results archive, as the agent announced them. */
   result?: { bytes: number; sha256: string };
+  /** The run id the agent gave the payload: status.json must carry the same. */
+  runId?: string;
+  /** The target's resident memory before, after and at its sampled peak, in bytes. */
+  memory?: Memory;
 }
+
+export interface Memory { rssBefore: number; rssAfter: number; rssPeak: number }
 
 /** A running agent, wherever it runs (a local process, an exec session in the agent pod). */
 export interface AgentSession {
@@ -83,6 +97,8 @@ export class AgentListener {
   private error: PyheapError | undefined;
   private result: { bytes: number; sha256: string } | undefined;
   private readonly stray: string[] = [];
+  private runId: string | undefined;
+  private memory: Memory | undefined;
 
   constructor(private readonly hooks: AgentHooks) {}
 
@@ -91,12 +107,15 @@ export class AgentListener {
     if (parsed.kind === 'event') this.hooks.onEvent(parsed.event);
     else if (parsed.kind === 'error') this.error = parsed.error;
     else if (parsed.kind === 'result') this.result = { bytes: parsed.bytes, sha256: parsed.sha256 };
+    else if (parsed.kind === 'run') this.runId = parsed.id;
+    else if (parsed.kind === 'memory') this.memory = parsed.memory;
     else if (parsed.kind === 'gdb') this.hooks.onTranscript(`gdb: ${parsed.text}`);
     else { this.stray.push(parsed.text); if (this.stray.length > 20) this.stray.shift(); }
   }
 
   exit(code: number): AgentExit {
-    return { code, ...(this.error ? { error: this.error } : {}), ...(this.result ? { result: this.result } : {}), stray: [...this.stray] };
+    return { code, ...(this.error ? { error: this.error } : {}), ...(this.result ? { result: this.result } : {}),
+      ...(this.runId ? { runId: this.runId } : {}), ...(this.memory ? { memory: this.memory } : {}), stray: [...this.stray] };
   }
 }
 
@@ -104,6 +123,8 @@ export type AgentLine =
   | { kind: 'event'; event: ProgressEvent }
   | { kind: 'error'; error: PyheapError }
   | { kind: 'result'; bytes: number; sha256: string }
+  | { kind: 'run'; id: string }
+  | { kind: 'memory'; memory: Memory }
   | { kind: 'gdb'; text: string }
   | { kind: 'other'; text: string };
 
@@ -120,6 +141,15 @@ export function parseAgentLine(line: string): AgentLine {
     case 'injected': return { kind: 'event', event: { kind: 'injected', detail: describeThread(rest) } };
     case 'finished': return { kind: 'event', event: { kind: 'running' } };
     case 'error': return { kind: 'error', error: agentError(rest) };
+    case 'run': return { kind: 'run', id: rest.trim() };
+    case 'memory': {
+      const [rssBefore = 0, rssAfter = 0, rssPeak = 0] = rest.split(' ').map(Number);
+      return { kind: 'memory', memory: { rssBefore, rssAfter, rssPeak } };
+    }
+    case 'shared-heap': {
+      const [bytes = 0, ppid = 0] = rest.split(' ').map(Number);
+      return { kind: 'event', event: { kind: 'notice', text: `warning: this process shares ${(bytes / 1048576).toFixed(0)} MiB of heap with its parent ${ppid} (a forked worker): counting its objects copies those pages` } };
+    }
     case 'result': {
       const [bytes, sha256] = rest.split(' ');
       return { kind: 'result', bytes: Number(bytes), sha256: sha256 ?? '' };

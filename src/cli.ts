@@ -33,6 +33,7 @@ interface Flags extends KubeCliFlags {
   samples: number;
   stacks: boolean;
   snapshot: boolean;
+  'allow-shared': boolean;
 }
 
 function parser(argv: string[]) {
@@ -50,6 +51,7 @@ function parser(argv: string[]) {
     .option('safepoint-wait', { type: 'string', default: '2s', describe: 'how long to wait for a busy target to reach a safe point' })
     .option('out-dir', { type: 'string', describe: 'where to save results (default ./pyheap-<target>-<time>/)' })
     .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'show the gdb transcript and stack traces' })
+    .option('allow-shared', { type: 'boolean', default: false, describe: 'count a forked worker (gunicorn, celery) even though that copies the heap pages it shares with its parent' })
     .option('growth', { type: 'string', group: 'Finding the leak:', describe: 'two censuses this far apart (30s, 2m): what grew, and what holds the top growers' })
     .option('referrers', { type: 'string', array: true, group: 'Finding the leak:', describe: 'shortest chains from a module global or a running frame to a few objects of TYPE (repeatable)' })
     .option('samples', { type: 'number', default: 3, group: 'Finding the leak:', describe: 'objects per type for --referrers' })
@@ -260,6 +262,7 @@ async function runSettings(flags: Flags, cleanup: Cleanup): Promise<RunSettings>
     ...(script.file ? { scriptFile: script.file, scriptName: script.name } : {}),
     ...(Object.keys(tasks).length ? { tasks } : {}),
     top: flags.top,
+    ...(flags['allow-shared'] ? { allowShared: true } : {}),
     timeoutMs,
     largest: flags.largest,
     safepointWaitSeconds: Math.max(1, Math.ceil(safepointMs / 1000)),

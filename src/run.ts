@@ -4,7 +4,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { startLocalAgent } from './agentLocal.js';
-import type { AgentExit, AgentRequest, AgentSession } from './agentProtocol.js';
+import type { AgentExit, AgentRequest, AgentSession, Memory } from './agentProtocol.js';
 import type { Cleanup } from './cleanup.js';
 import { EXIT, PyheapError } from './errors.js';
 import { payloadDir } from './payloads.js';
@@ -38,6 +38,8 @@ export interface RunSettings {
   maxResultBytes: number;
   verbose: boolean;
   tasks?: Tasks;
+  /** Count a forked worker that shares its heap with its parent anyway (copies those pages). */
+  allowShared?: boolean;
   /** Rows of the retained-size views computed from a snapshot. */
   top?: number;
 }
@@ -59,6 +61,8 @@ export interface RunResult {
   elapsedMs: number;
   /** Retained sizes, when a snapshot was taken. */
   retained?: Analysis;
+  /** The target's resident memory around the run, as the agent sampled it. */
+  memory?: Memory;
 }
 
 export interface RunDeps {
@@ -98,6 +102,8 @@ export function agentRequest(cfg: RunSettings, pid: number, scriptPath: string |
     ...(cfg.mode === 'script' && scriptPath ? { scriptPath, scriptName: cfg.scriptName ?? 'script.py' } : {}),
     ...(jobs.length ? { jobs } : {}),
     ...(t.snapshot ? { stream: SNAPSHOT_FILE } : {}),
+    ...(cfg.allowShared ? { allowShared: true } : {}),
+    maxResultMb: Math.max(1, Math.floor(cfg.maxResultBytes / 1048576)),
     // --timeout bounds the work; a growth or trace window comes on top of it
     timeoutSeconds: Math.max(1, Math.ceil(cfg.timeoutMs / 1000) + windowSeconds(cfg)),
     largest: cfg.largest,
@@ -149,6 +155,10 @@ export async function collectResults(agent: AgentSession, cfg: RunSettings & { o
   checkTransfer(extracted, exit);
 
   const status = await readStatus(cfg.outDir);
+  if (exit.runId && status.run_id !== exit.runId) {
+    throw new PyheapError('collect', `the results belong to another run (${status.run_id ?? 'none'}, not ${exit.runId})`, {
+      hint: 'something in the target rewrote our files; run again', exitCode: EXIT.transfer });
+  }
   const result: RunResult = {
     status,
     stdout: await readText(cfg.outDir, 'stdout.txt'),
@@ -156,6 +166,7 @@ export async function collectResults(agent: AgentSession, cfg: RunSettings & { o
     files: (extracted?.files ?? []).filter((f) => !f.startsWith('.pyheap/')),
     outDir: cfg.outDir,
     elapsedMs: performance.now() - started,
+    ...(exit.memory ? { memory: exit.memory } : {}),
   };
   if (cfg.mode === 'census' && status.status === 'ok') {
     result.census = await readCensus(cfg.outDir);

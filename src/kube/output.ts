@@ -3,7 +3,8 @@
 // ran (namespace, pod, container, node, process); several runs are compared side by side.
 import { EXIT, PyheapError, type ExitCode } from '../errors.js';
 import type { Printer } from '../printer.js';
-import { censusTable } from '../report.js';
+import { censusTable, humanSize } from '../report.js';
+import type { Memory } from '../agentProtocol.js';
 import { findingsText } from '../findings.js';
 import { renderAnalysis } from '../analysis/command.js';
 import type { RunResult } from '../run.js';
@@ -28,6 +29,8 @@ export function runDocument(r: RunResult, s: Subject, mode: 'census' | 'script')
     ...(r.census ? findingsDocument(r) : {}),
     ...(mode === 'script' ? { stdout: r.stdout, stderr: r.stderr, files: r.files } : {}),
     ...(r.status.exception ? { exception: r.status.exception } : {}),
+    ...(r.memory ? { memory: { rss_before: r.memory.rssBefore, rss_after: r.memory.rssAfter, rss_peak: r.memory.rssPeak,
+      extra_peak: Math.max(0, r.memory.rssPeak - r.memory.rssBefore) } } : {}),
     out_dir: r.outDir,
     elapsed_seconds: Number((r.elapsedMs / 1000).toFixed(3)),
   };
@@ -58,6 +61,12 @@ export function podSubject(r: PodRunResult, target: string): Subject {
   };
 }
 
+/** What the run cost the target, in resident memory (sampled by the agent every 50 ms). */
+export function memoryLine(m: Memory): string {
+  const extra = Math.max(0, m.rssPeak - m.rssBefore);
+  return `target memory: RSS ${humanSize(m.rssBefore)} before, ${humanSize(m.rssAfter)} after; peak ${humanSize(m.rssPeak)} (+${humanSize(extra)}) while the payload ran`;
+}
+
 function exitOf(r: RunResult): ExitCode {
   return r.status.status === 'timeout' ? EXIT.timeout : r.status.status !== 'ok' ? EXIT.payloadRaised : EXIT.ok;
 }
@@ -73,6 +82,7 @@ export function reportRun(r: RunResult, s: Subject, o: ReportOptions, printer: P
     const more = findingsText(r.census, o.top);
     if (more) printer.result(`\n${more}`);
     if (r.retained) printer.result(`\n${renderAnalysis(r.retained, o.top)}`);
+    if (r.memory) printer.note(memoryLine(r.memory));
     printer.note(`full results saved in ${r.outDir}`);
   }
   if (o.mode === 'script') {
