@@ -213,12 +213,10 @@ export async function main(argv: string[], printer: Printer): Promise<number> {
         };
         if (flags['dry-run']) return cmd.dryRunCommand(kubeFlags(flags), input, kube);
         const dir = await outDir();
-        let reported = false;
-        // a run that fails before any results arrive (no cluster, RBAC, ...) leaves no directory
-        if (ownsOutDir) cleanup.add('remove the output directory of a failed run', () => (reported ? undefined : fs.rm(dir, { recursive: true, force: true })));
-        const code = await cmd.runCommand(kubeFlags(flags), { ...input, outDir: dir }, settings, kube, transcript);
-        reported = true;
-        return code;
+        // a run that fails before any results arrive (no cluster, RBAC, no such pod...) leaves no
+        // directory: the name was only reserved; one that holds results stays
+        if (ownsOutDir) cleanup.add('remove the output directory if nothing arrived', () => fs.rmdir(dir).catch(() => undefined));
+        return await cmd.runCommand(kubeFlags(flags), { ...input, outDir: dir }, settings, kube, transcript);
       }
       const cfg: RunConfig = { ...settings, target, outDir: await outDir(), ownsOutDir };
       const result = await runLocal(cfg, { progress, cleanup, transcript });

@@ -41,7 +41,7 @@ export function usageError(message: string, hint?: string): PyheapError {
 export const EXIT_CODES_HELP = [
   '  0  the heap was read (or the injected code ran) successfully',
   '  1  the injected code raised an exception (sys.exit() included)',
-  '  2  bad command line',
+  '  2  bad command line, or a kubeconfig that cannot be read or lacks what the flags name',
   '  3  no such process, pod or container, or not a CPython process',
   '  4  permission denied (ptrace refused)',
   '  5  target stopped, already traced, or busy in C code holding the GIL',

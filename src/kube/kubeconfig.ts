@@ -41,7 +41,8 @@ type Env = Record<string, string | undefined>;
 /** Without --request-timeout every request is still bounded (kubectl waits for ever). */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 
-const configError = (message: string, hint: string) => new PyheapError('connect', message, { hint, exitCode: EXIT.kube });
+// a kubeconfig that cannot be read or lacks what the flags name is bad input, like a bad flag
+const configError = (message: string, hint: string) => new PyheapError('connect', message, { hint, exitCode: EXIT.usage });
 
 /** The kubeconfig files to read, in kubectl's order of precedence. */
 export function kubeconfigFiles(flags: KubeFlags, env: Env): string[] {

@@ -97,7 +97,7 @@ export async function pickContainer(pod: Obj, wanted: string | undefined, ask: R
   const names = (pod.spec?.containers ?? []).map((c: Obj) => String(c.name)) as string[];
   if (wanted !== undefined) {
     if (names.includes(wanted)) return wanted;
-    throw usageError(`pod ${pod.metadata.name} has no container "${wanted}"`, `pick one of: ${names.join(', ')}`);
+    throw new PyheapError('resolve', `pod ${pod.metadata.name} has no container "${wanted}"`, { hint: `pick one of: ${names.join(', ')}`, exitCode: EXIT.notFound });
   }
   const annotated = pod.metadata?.annotations?.[DEFAULT_CONTAINER];
   if (annotated && names.includes(annotated)) return annotated;
