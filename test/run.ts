@@ -2,12 +2,12 @@
 // fails the run if anything was left behind (targets, agents, gdb, staging directories, and
 // the emulated cluster's processes, cgroups, mounts and temp dirs).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findInterpreters } from './support/pythons.js';
 import { whyNoPtrace } from './support/ptrace.js';
-import { leftoverCgroups } from './cluster/cgroups.js';
+import { leftoverCgroups, sweepStaleCgroups } from './cluster/cgroups.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const only = process.argv.slice(2);
@@ -21,6 +21,12 @@ const pythons = findInterpreters();
 const ptrace = whyNoPtrace();
 process.stderr.write(`kubectl-pyheap tests\n  interpreters: ${pythons.map((p) => p.label).join(', ') || 'NONE FOUND'}\n`);
 process.stderr.write(`  gdb/ptrace:   ${ptrace ? `NOT AVAILABLE (${ptrace}): injection tests will be SKIPPED` : 'available'}\n\n`);
+
+// A run that was killed (a CI job cancelled, a session stopped) leaves its emulated cluster's
+// cgroups and temp dirs behind. Sweep what is provably stale, say so, and judge this run only by
+// what it adds.
+const before = sweepStale();
+if (before.length) process.stderr.write(`  NOTE: left by an earlier run and still in use, ignored:\n    ${before.join('\n    ')}\n\n`);
 
 const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=600000', '--test-reporter=spec', ...files], { stdio: 'inherit' });
 
@@ -41,7 +47,21 @@ function leftovers(): string[] {
   for (const f of readdirSync('/tmp')) if (f.startsWith('pyheap-agent.') || f.startsWith('.pyheap-') || f.startsWith('pyheap-cluster-')) found.push(`file: /tmp/${f}`);
   return found;
 }
-const left = leftovers();
+function sweepStale(): string[] {
+  const ps = execFileSync('ps', ['-eo', 'args='], { encoding: 'utf8' });
+  if (!/test\/cluster\/main\.js|pyheap-agent|agent\.sh/.test(ps)) {
+    // no emulator or agent runs: temp dirs of earlier runs are garbage
+    for (const f of readdirSync('/tmp')) {
+      if (/^(pyheap-cluster-|pyheap-agent\.|\.pyheap-|pyheap-exec-|pyheap-faults-)/.test(f)) {
+        process.stderr.write(`  NOTE: removing /tmp/${f}, left by an earlier run\n`);
+        rmSync(`/tmp/${f}`, { recursive: true, force: true });
+      }
+    }
+  }
+  const busy = sweepStaleCgroups();
+  return leftovers().filter((l) => !l.startsWith('cgroup: ') || busy.some((b) => b.startsWith(l.slice(8))));
+}
+const left = leftovers().filter((l) => !before.includes(l));
 if (left.length) {
   process.stderr.write(`\nFAIL: the tests left things behind:\n  ${left.join('\n  ')}\n`);
   process.exit(1);

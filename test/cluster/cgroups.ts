@@ -133,3 +133,19 @@ export function leftoverCgroups(): string[] {
   for (const h of hierarchies()) walk(h.mount, 0);
   return found;
 }
+
+/**
+ * Removes kubepods cgroup trees that hold no process (what a killed earlier run leaves).
+ * Returns the ones it could not remove because something still runs in them.
+ */
+export function sweepStaleCgroups(): string[] {
+  const busy: string[] = [];
+  const rmTree = (dir: string): boolean => {
+    let ok = true;
+    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) ok = rmTree(path.join(dir, e.name)) && ok;
+    if (!ok) return false;
+    try { rmdirSync(dir); return true; } catch { busy.push(dir); return false; }
+  };
+  for (const cg of leftoverCgroups()) { try { rmTree(cg); } catch { busy.push(cg); } }
+  return busy;
+}
