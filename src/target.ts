@@ -9,7 +9,8 @@ export type Target =
   | { kind: 'workload'; resource: WorkloadResource; name: string }
   | { kind: 'selector'; selector: string };
 
-const KINDS: Record<string, 'pods' | WorkloadResource> = {
+/** The resource a TARGET's kind stands for (kubectl's short and long names). */
+export const TARGET_KINDS: Record<string, 'pods' | WorkloadResource> = {
   po: 'pods', pod: 'pods', pods: 'pods',
   deploy: 'deployments', deployment: 'deployments', deployments: 'deployments',
   sts: 'statefulsets', statefulset: 'statefulsets', statefulsets: 'statefulsets',
@@ -36,7 +37,7 @@ export function parseTarget(text: string): Target {
   if (slash < 0) {
     if (NAME.test(t) && t.length <= 253) return { kind: 'pod', name: t };
   } else {
-    const kind = KINDS[t.slice(0, slash).toLowerCase().replace(/\.apps$/, '')];
+    const kind = TARGET_KINDS[t.slice(0, slash).toLowerCase().replace(/\.apps$/, '')];
     const name = t.slice(slash + 1);
     if (kind && NAME.test(name) && name.length <= 253) return kind === 'pods' ? { kind: 'pod', name } : { kind: 'workload', resource: kind, name };
   }

@@ -36,7 +36,7 @@ describe('the manifest template', () => {
       const plat = built.find((b) => archiveName(version, b) === basename(p.uri!))!;
       assert.deepEqual(p.selector, { matchLabels: { os: plat.os, arch: plat.arch } });
       assert.equal(p.bin, plat.exe);
-      assert.deepEqual(p.files, [{ from: plat.exe, to: '.' }, { from: 'LICENSE', to: '.' }]);
+      assert.deepEqual(p.files, [{ from: plat.exe, to: '.' }, { from: plat.completion.name, to: '.' }, { from: 'LICENSE', to: '.' }]);
       assert.match(p.uri!, new RegExp(`/releases/download/v${version.replace(/\./g, '\\.')}/`));
     }
   });
@@ -98,7 +98,7 @@ describe('the manifest template', () => {
 });
 
 describe('a krew install of the linux/amd64 archive', { skip: process.platform === 'linux' && process.arch === 'x64' ? false : 'needs linux/amd64' }, () => {
-  it('installs kubectl-pyheap with its LICENSE; kubectl lists it and runs it as kubectl pyheap', async () => {
+  it('installs kubectl-pyheap with its LICENSE and completion; kubectl lists it and runs it as kubectl pyheap', async () => {
     const r = await sharedRelease((s) => process.stderr.write(`${s}\n`));
     const doc = parseManifest(readFileSync(r.manifest, 'utf8'));
     assert.deepEqual(validateManifest('pyheap.yaml', doc), []);
@@ -108,7 +108,7 @@ describe('a krew install of the linux/amd64 archive', { skip: process.platform =
     const krewRoot = path.join(scratch, 'krew');
     const installed = await krewInstall({ krewRoot, name: doc.metadata!.name!, version: doc.spec!.version!, platform, archive: linux.archive });
     assert.equal(installed.link, path.join(krewRoot, 'bin', 'kubectl-pyheap'));
-    assert.deepEqual(installed.files.map((f) => path.relative(path.join(krewRoot, 'store', 'pyheap', `v${version}`), f)).sort(), ['LICENSE', 'kubectl-pyheap']);
+    assert.deepEqual(installed.files.map((f) => path.relative(path.join(krewRoot, 'store', 'pyheap', `v${version}`), f)).sort(), ['LICENSE', 'kubectl-pyheap', 'kubectl_complete-pyheap']);
 
     // a tampered archive is refused
     await assert.rejects(krewInstall({ krewRoot: path.join(scratch, 'krew2'), name: 'pyheap', version: 'v0', platform: { ...platform, sha256: '0'.repeat(64) }, archive: linux.archive }), /checksum does not match/);
@@ -124,5 +124,14 @@ describe('a krew install of the linux/amd64 archive', { skip: process.platform =
     assert.equal(help.status, 0, help.stderr);
     assert.match(help.stdout, /^Usage: kubectl pyheap TARGET/m);
     assert.doesNotMatch(help.stdout, /\$0/);
+
+    // completion, enabled as the caveats say: a link next to krew's own; kubectl runs it
+    const caveat = /^\s+(ln -s kubectl-pyheap "\$\{KREW_ROOT:-\$HOME\/\.krew\}\/bin\/kubectl_complete-pyheap")$/m.exec(doc.spec!.caveats!);
+    assert.ok(caveat, doc.spec!.caveats);
+    const ln = spawnSync('sh', ['-c', caveat[1]!], { env: { ...env, KREW_ROOT: krewRoot }, encoding: 'utf8' });
+    assert.equal(ln.status, 0, ln.stderr);
+    const flags = spawnSync(kubectl, ['__complete', 'pyheap', '--kubec'], { env, encoding: 'utf8' });
+    assert.equal(flags.status, 0, flags.stderr);
+    assert.match(flags.stdout, /^--kubeconfig\tkubeconfig file .*\n:4\n$/);
   });
 });

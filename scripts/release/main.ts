@@ -15,6 +15,7 @@ import { KREW_MANIFEST, KREW_TEMPLATE, parseManifest, renderTemplate, validateMa
 import { baseBinary, fileDigest, LOCK_FILE, lockVersion, readLock } from './nodeBinaries.js';
 import { archiveName, hostPlatform, platformId, PLATFORMS, type Platform } from './platforms.js';
 import { buildSea, bundle, payloadAssets } from './sea.js';
+import { COMPLETION_SCRIPT } from './completion.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const CACHE = path.join(ROOT, '.cache', 'release');
@@ -80,6 +81,8 @@ export async function release(o: { out: string; platforms?: string[]; updateKrew
   const builder = await baseBinary(CACHE, lock, host, log);
   step(`builder: ${host.nodePackage}@${lock.node} (sha256 ${builder.sha256.slice(0, 16)}..., ${builder.downloaded ? 'downloaded' : 'cached'})`);
 
+  const completionScript = path.join(work, 'kubectl_complete-pyheap.sh');
+  await fs.writeFile(completionScript, COMPLETION_SCRIPT);
   const mtime = await sourceDate();
   const built: Built[] = [];
   const pending: Pending[] = [];
@@ -103,7 +106,11 @@ export async function release(o: { out: string; platforms?: string[]; updateKrew
     }
     step(`${platformId(p)}: built ${(exeBytes / 1024 ** 2).toFixed(1)} MiB from ${p.nodePackage} (${base.downloaded ? 'downloaded' : 'cached'}); packing`);
     const archive = path.join(o.out, archiveName(version, p));
-    const members: Member[] = [{ name: p.exe, file: exe, mode: 0o755 }, { name: 'LICENSE', file: path.join(ROOT, 'LICENSE'), mode: 0o644 }];
+    const members: Member[] = [
+      { name: p.exe, file: exe, mode: 0o755 },
+      { name: p.completion.name, file: p.completion.kind === 'copy' ? exe : completionScript, mode: 0o755 },
+      { name: 'LICENSE', file: path.join(ROOT, 'LICENSE'), mode: 0o644 },
+    ];
     // compression runs in zlib's threads while the next executable is built
     packing.push((p.archive === 'zip' ? writeZip(archive, members, mtime) : writeTarGz(archive, members, mtime)).then(async () => {
       const bytes = (await fs.stat(archive)).size;
@@ -145,6 +152,8 @@ function releaseNotes(r: ReleaseResult): string {
     '',
     'Install with krew (`kubectl krew install pyheap`), from these archives (put `kubectl-pyheap` on',
     'your PATH), or with npm on any machine with Node >= 22 (`npm install -g kubectl-pyheap`).',
+    'Shell completion (kubectl >= 1.26): put `kubectl_complete-pyheap` from the archive on your PATH too',
+    '(with krew: `ln -s kubectl-pyheap "${KREW_ROOT:-$HOME/.krew}/bin/kubectl_complete-pyheap"`).',
   ];
   if (r.pending.length) {
     lines.push('', '## Not finished on the build machine', '');

