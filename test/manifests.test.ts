@@ -129,3 +129,32 @@ describe('manifests/python-tools.yaml', () => {
     assert.equal(labels['app.kubernetes.io/managed-by'], undefined);
   });
 });
+
+describe('manifests/rbac.yaml', () => {
+  const docs = loadAll(read('rbac.yaml')) as Obj[];
+  const byKind = (kind: string) => docs.filter((d) => d.kind === kind);
+
+  it('is the agent namespace (Pod Security privileged), two ClusterRoles and their RoleBindings, nothing cluster-wide', () => {
+    assert.deepEqual(docs.map((d) => `${d.apiVersion} ${d.kind} ${d.metadata.namespace ?? ''}/${d.metadata.name}`), [
+      'v1 Namespace /pyheap-agents',
+      'rbac.authorization.k8s.io/v1 ClusterRole /kubectl-pyheap-user',
+      'rbac.authorization.k8s.io/v1 ClusterRole /kubectl-pyheap-agent',
+      'rbac.authorization.k8s.io/v1 RoleBinding default/kubectl-pyheap-user',
+      'rbac.authorization.k8s.io/v1 RoleBinding pyheap-agents/kubectl-pyheap-agent',
+    ]);
+    assert.equal(byKind('Namespace')[0]!.metadata.labels['pod-security.kubernetes.io/enforce'], 'privileged');
+    for (const b of byKind('RoleBinding')) {
+      assert.deepEqual(b.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: b.metadata.name });
+      assert.equal(b.subjects.length, 1);
+    }
+  });
+
+  it('grants exactly what the plugin uses: reads of targets, and the agent pod\'s lifecycle and exec', () => {
+    const grants = (name: string) => byKind('ClusterRole').find((r) => r.metadata.name === name)!.rules
+      .flatMap((r: Obj) => r.apiGroups.flatMap((g: string) => r.resources.flatMap((res: string) => r.verbs.map((v: string) => `${v} ${g ? `${res}.${g}` : res}`)))).sort();
+    assert.deepEqual(grants('kubectl-pyheap-user'), ['get daemonsets.apps', 'get deployments.apps', 'get pods', 'get replicasets.apps', 'get statefulsets.apps', 'list pods']);
+    assert.deepEqual(grants('kubectl-pyheap-agent'), ['create pods', 'create pods/exec', 'delete pods', 'get pods', 'get pods/exec', 'list pods']);
+    const yaml = read('rbac.yaml').split('\n').filter((l) => !/^\s*#/.test(l)).join('\n');
+    assert.doesNotMatch(yaml, /"\*"|ClusterRoleBinding|watch|secrets|nodes|namespaces/);
+  });
+});

@@ -32,12 +32,7 @@ export function apiError(e: unknown, stage: Stage, doing: string): PyheapError {
     const m = RBAC.exec(msg);
     if (m) {
       const [, user, verb, resource, group, ns] = m;
-      const full = group ? `${resource!.replace(/\/.*/, '')}.${group}${resource!.includes('/') ? resource!.slice(resource!.indexOf('/')) : ''}` : resource!;
-      const where = ns ? ` in namespace ${ns}` : ' at the cluster scope';
-      const verbs = resource!.endsWith('/exec') ? 'create and get' : verb!;
-      return new PyheapError(stage, `cannot ${verb} ${full}${where}: RBAC refuses it to user "${user}"`, {
-        hint: `ask for RBAC permission to ${verbs} ${full}${where} (check with: kubectl auth can-i ${verb} ${full}${ns ? ` -n ${ns}` : ''})`,
-        exitCode: EXIT.kube, cause: e });
+      return rbacError(stage, { verb: verb!, resource: resource!, group: group!, ...(ns ? { namespace: ns } : {}) }, { user: user!, cause: e });
     }
     return new PyheapError(stage, `forbidden: ${msg}`, { hint: 'ask your cluster administrator for access', exitCode: EXIT.kube, cause: e });
   }
@@ -46,6 +41,20 @@ export function apiError(e: unknown, stage: Stage, doing: string): PyheapError {
   }
   return new PyheapError(stage, `the API server refused to ${doing}: ${msg || `HTTP ${e.code}`}${e.status.reason ? ` (${e.status.reason})` : ''}`, {
     hint: e.code >= 500 ? 'the cluster had a problem; try again' : 'run again with -v for details', exitCode: EXIT.kube, cause: e });
+}
+
+/** What RBAC refused: a verb on a resource ("pods", "pods/exec") of an API group, in a namespace. */
+export interface Refused { verb: string; resource: string; group: string; namespace?: string }
+
+/** One line naming the verb, the resource and the namespace RBAC refuses, and how to check. */
+export function rbacError(stage: Stage, r: Refused, o: { user?: string; cause?: unknown; after?: string } = {}): PyheapError {
+  const { verb, resource, group, namespace: ns } = r;
+  const full = group ? `${resource.replace(/\/.*/, '')}.${group}${resource.includes('/') ? resource.slice(resource.indexOf('/')) : ''}` : resource;
+  const where = ns ? ` in namespace ${ns}` : ' at the cluster scope';
+  const verbs = resource.endsWith('/exec') ? 'create and get' : verb;
+  return new PyheapError(stage, `cannot ${verb} ${full}${where}: RBAC refuses it${o.user ? ` to user "${o.user}"` : ''}${o.after ?? ''}`, {
+    hint: `ask for RBAC permission to ${verbs} ${full}${where} (check with: kubectl auth can-i ${verb} ${full}${ns ? ` -n ${ns}` : ''})`,
+    exitCode: EXIT.kube, ...(o.cause !== undefined ? { cause: o.cause } : {}) });
 }
 
 function podSecurityError(e: ApiRefusal, stage: Stage, level: string, violations: string): PyheapError {

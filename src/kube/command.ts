@@ -5,11 +5,12 @@ import type { Printer } from '../printer.js';
 import type { Progress } from '../progress.js';
 import type { RunSettings } from '../run.js';
 import { describeTarget, type Target } from '../target.js';
+import { PyheapError } from '../errors.js';
 import { KubeApi } from './api.js';
 import { cleanupLeftovers } from './cleanupRuns.js';
 import { loadKubeSettings, type KubeFlags } from './kubeconfig.js';
 import { reportRun, reportRuns, podSubject } from './output.js';
-import { newRunId, planKubeRun, runKube, type KubeRunConfig } from './podRun.js';
+import { newRunId, planKubeRun, runKube, type KubeRunConfig, type KubeRunOutcome } from './podRun.js';
 import type { ResolveOptions } from './resolve.js';
 
 export interface KubeCommandContext {
@@ -54,6 +55,17 @@ export async function dryRunCommand(flags: KubeFlags, input: KubeRunInput, c: Ku
   return 0;
 }
 
+/** Why a single-pod run failed, and the agent pod it left behind if it could not delete it. */
+function singleRunError(outcome: KubeRunOutcome): unknown {
+  const left = outcome.failures.find((f) => f.leftBehind)?.error as PyheapError | undefined;
+  const first = outcome.failures.find((f) => !f.leftBehind)?.error;
+  if (!left) return first ?? new Error('a single-pod run produced no result');
+  if (first === undefined) return left;
+  const p = first instanceof PyheapError ? first : undefined;
+  return new PyheapError(p?.stage ?? left.stage, `${first instanceof Error ? first.message : String(first)}; and ${left.message}`, {
+    hint: [p?.hint, left.hint].filter(Boolean).join('; then '), exitCode: p?.exitCode ?? left.exitCode, cause: first });
+}
+
 export async function runCommand(flags: KubeFlags, input: KubeRunInput, settings: RunSettings, c: KubeCommandContext, transcript: (l: string) => void): Promise<number> {
   const { api, namespace } = await connect(flags);
   const cfg: KubeRunConfig = { ...settings, ...input, namespace };
@@ -62,7 +74,7 @@ export async function runCommand(flags: KubeFlags, input: KubeRunInput, settings
   const target = describeTarget(input.target);
   const single = !cfg.allPods && !cfg.allProcesses;
   if (single) {
-    if (outcome.failures.length || outcome.results.length !== 1) throw outcome.failures[0]?.error ?? new Error('a single-pod run produced no result');
+    if (outcome.failures.length || outcome.results.length !== 1) throw singleRunError(outcome);
     const r = outcome.results[0]!;
     return reportRun(r, podSubject(r, target), { mode: cfg.mode, json: c.json, top: c.top }, c.printer);
   }

@@ -1,6 +1,7 @@
 // REST routes for resources: /api/v1/..., /apis/apps/v1/..., with or without a namespace, a
 // name and a subresource; get, list, watch, create and delete, selectors, Tables, dry-run, and
-// the "RBAC" of the forbidden switch. Exec (an upgrade) is in exec.ts.
+// authorization: the forbidden switch, then the RBAC policy if one is loaded (rbac.ts). Exec (an
+// upgrade) is in exec.ts.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ApiServer } from './apiserver.js';
 import { byResource, type ResourceType, apiVersionOf } from './resources.js';
@@ -9,6 +10,7 @@ import { ApiError, badRequest, methodNotAllowed, notFound } from './status.js';
 import { denied, type Switches } from './switches.js';
 import { table, wantsTable } from './tables.js';
 import type { Kubelet } from './kubelet.js';
+import type { Rbac } from './rbac.js';
 import type { Runtime } from './runtime.js';
 
 type Obj = Record<string, any>;
@@ -20,7 +22,11 @@ export interface RouterContext {
   kubelet: Kubelet;
   runtime: Runtime;
   switches(): Switches;
+  /** Who sent the request (server.ts sets it per request from the bearer token). */
   user: string;
+  groups?: string[];
+  /** Roles and bindings, enforced when loaded (POST /__emulator/rbac). */
+  rbac?: Rbac;
   /** Open watch responses, ended when the cluster stops. */
   watches: Set<ServerResponse>;
 }
@@ -43,7 +49,8 @@ export function parseTarget(pathname: string): Target | undefined {
 }
 
 export function authorize(ctx: RouterContext, verb: string, t: Target): void {
-  const err = denied(ctx.switches(), ctx.user, { verb, resource: t.rt.resource, group: t.rt.group, ...(t.sub ? { sub: t.sub } : {}), ...(t.namespace ? { namespace: t.namespace } : {}), ...(t.name ? { name: t.name } : {}) });
+  const access = { verb, resource: t.rt.resource, group: t.rt.group, ...(t.sub ? { sub: t.sub } : {}), ...(t.namespace ? { namespace: t.namespace } : {}), ...(t.name ? { name: t.name } : {}) };
+  const err = denied(ctx.switches(), ctx.user, access) ?? ctx.rbac?.check({ user: ctx.user, groups: ctx.groups ?? ['system:authenticated'] }, access);
   if (err) throw err;
 }
 

@@ -1,6 +1,7 @@
 // The HTTPS front of the emulated apiserver: bearer-token authentication, discovery and
-// /version, the control endpoint for switches, resource routes, and exec upgrades. Every
-// refusal is a JSON metav1.Status, as from a real apiserver.
+// /version, the control endpoints for switches and the RBAC policy, SelfSubjectAccessReview,
+// resource routes, and exec upgrades. Every refusal is a JSON metav1.Status, as from a real
+// apiserver.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -8,9 +9,10 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { checkExec, PROTOCOLS, serveExec } from './exec.js';
 import { coreVersions, group, groupList, resourceList, versionDoc } from './resources.js';
+import { Rbac, SSAR_PATH, selfSubjectAccessReview, type Identity } from './rbac.js';
 import { handleResource, parseTarget, readBody, sendJson, type RouterContext } from './router.js';
 import { ApiError, unauthorized } from './status.js';
-import { validateSwitches, type Switches } from './switches.js';
+import { denied, validateSwitches, type Switches } from './switches.js';
 
 export interface ServerContext extends RouterContext {
   token: string;
@@ -23,13 +25,19 @@ const PUBLIC = new Set(['/version', '/healthz', '/livez', '/readyz']);
 
 export interface ApiHttpServer { server: Server; url: string; close(): Promise<void> }
 
-function authenticated(ctx: ServerContext, req: IncomingMessage, pathname: string): boolean {
-  return PUBLIC.has(pathname) || req.headers.authorization === `Bearer ${ctx.token}`;
+/** The request's context as its sender: the bearer token's user (the cluster's own, or one the
+ * RBAC policy added); undefined when the token is missing or unknown. */
+function authenticate(ctx: ServerContext, rbac: Rbac, req: IncomingMessage): ServerContext | undefined {
+  const m = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');
+  const id: Identity | undefined = rbac.identify(m?.[1], ctx);
+  return id ? { ...ctx, rbac, user: id.user, groups: id.groups } : undefined;
 }
 
-async function route(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+async function route(server: ServerContext, rbac: Rbac, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
   const p = url.pathname.replace(/\/+$/, '') || '/';
-  if (!authenticated(ctx, req, p)) throw unauthorized();
+  const sender = authenticate(server, rbac, req);
+  if (!sender && !PUBLIC.has(p)) throw unauthorized();
+  const ctx = sender ?? server;
   if (req.method === 'GET') {
     if (p === '/version') return sendJson(res, 200, versionDoc());
     if (PUBLIC.has(p)) { res.writeHead(200, { 'Content-Type': 'text/plain' }); return void res.end('ok'); }
@@ -48,6 +56,17 @@ async function route(ctx: ServerContext, req: IncomingMessage, res: ServerRespon
     return sendJson(res, 200, ctx.switches());
   }
   if (p === '/__emulator/containers' && req.method === 'GET') return sendJson(res, 200, ctx.containers());
+  if (p === '/__emulator/rbac') {
+    if (req.method === 'POST') rbac.set((await readBody(req)) ?? null);
+    return sendJson(res, 200, rbac.current());
+  }
+  if (p === SSAR_PATH && req.method === 'POST') {
+    // every authenticated user may ask (system:basic-user), unless the forbidden switch says no
+    const err = denied(ctx.switches(), ctx.user, { verb: 'create', resource: 'selfsubjectaccessreviews', group: 'authorization.k8s.io' });
+    if (err) throw err;
+    const id = { user: ctx.user, groups: ctx.groups ?? [] };
+    return sendJson(res, 201, selfSubjectAccessReview(await readBody(req), (a) => !denied(ctx.switches(), id.user, a) && rbac.allows(id, a)));
+  }
   const target = parseTarget(p);
   if (!target) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
   return handleResource(ctx, target, req, res, url.searchParams);
@@ -69,19 +88,21 @@ function refuseUpgrade(socket: Duplex, e: unknown): void {
 
 export async function startServer(ctx: ServerContext, tls: { cert: string; key: string }, port = 0): Promise<ApiHttpServer> {
   const sockets = new Set<WebSocket>();
+  const rbac = new Rbac();
   const wss = new WebSocketServer({ noServer: true, handleProtocols: (offered) => [...offered].find((p) => PROTOCOLS.includes(p)) ?? false });
   const server = createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
     const url = new URL(req.url ?? '/', 'https://emulator');
-    route(ctx, req, res, url).catch((e) => sendError(res, e));
+    route(ctx, rbac, req, res, url).catch((e) => sendError(res, e));
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => { /* the client went away */ });
     try {
       const url = new URL(req.url ?? '/', 'https://emulator');
-      if (!authenticated(ctx, req, url.pathname)) throw unauthorized();
+      const sender = authenticate(ctx, rbac, req);
+      if (!sender) throw unauthorized();
       const target = parseTarget(url.pathname);
       if (!target) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
-      serveExec(ctx, wss, req, socket, head, checkExec(ctx, target, req, url.searchParams), sockets);
+      serveExec(sender, wss, req, socket, head, checkExec(sender, target, req, url.searchParams), sockets);
     } catch (e) {
       refuseUpgrade(socket, e);
     }
