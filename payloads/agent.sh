@@ -53,8 +53,7 @@ case "$stream" in *[!A-Za-z0-9._-]*|.*) fail 2 usage "bad stream name $stream" ;
 command -v gdb >/dev/null 2>&1 || fail 18 gdb-missing "gdb is not installed where the agent runs"
 
 proc=/proc/$pid
-work=$(mktemp -d "${TMPDIR:-/tmp}/pyheap-agent.XXXXXXXX") || fail 20 internal "mktemp failed"
-stage_host= gdb_pid= stream_pid=
+work= stage_host= gdb_pid= stream_pid=
 release_stream() {  # a reader still waiting for a writer gets one, and then end-of-file
   [ -n "$stream_pid" ] && [ -p "$stage_host/$stream" ] && : 1<> "$stage_host/$stream"
 }
@@ -67,14 +66,30 @@ cleanup() {
   release_stream 2>/dev/null
   [ -n "$stage_host" ] && rm -rf "$stage_host" 2>/dev/null
   [ -n "$stream_pid" ] && wait "$stream_pid" 2>/dev/null
-  rm -rf "$work"
+  [ -n "$work" ] && rm -rf "$work"
+  return 0
 }
 trap cleanup EXIT
 trap 'cleanup; trap - EXIT; exit 130' INT
 trap 'cleanup; trap - EXIT; exit 143' TERM
+# (after the traps: a signal in between would leave the directory behind)
+work=$(mktemp -d "${TMPDIR:-/tmp}/pyheap-agent.XXXXXXXX") || fail 20 internal "mktemp failed"
 
 # --- 1. the target: alive, not stopped, not traced -------------------------------------------
 [ -r "$proc/status" ] || fail 10 no-such-process "no process with PID $pid"
+# One run at a time per target (two runs together would have two gdbs race for it, and two
+# payloads in it): an exclusive lock on the target's own /proc/<pid> directory, seen through its
+# root, so that every agent on the node locks the same inode (each agent pod has a /proc of its
+# own). Nothing is written; the kernel drops the lock when this agent, and any gdb it started
+# (they inherit it), are gone.
+starttime() { sed 's/.*) //' "$1/stat" 2>/dev/null | cut -d' ' -f20; }
+nspid=$(awk '/^NSpid:/ { print $NF }' "$proc/status")
+lockdir=$proc/root/proc/${nspid:-0}
+[ -n "$nspid" ] && [ -r "$lockdir/stat" ] && [ "$(starttime "$lockdir")" = "$(starttime "$proc")" ] || lockdir=$proc
+if command -v flock >/dev/null 2>&1 && [ -r "$lockdir" ]; then
+  exec 9<"$lockdir"
+  flock -n 9 || fail 14 target-traced "process $pid is being inspected by another kubectl-pyheap run"
+fi
 state=$(awk '/^State:/ {print $2}' "$proc/status")
 tracer=$(awk '/^TracerPid:/ {print $2}' "$proc/status")
 uid=$(awk '/^Uid:/ {print $3}' "$proc/status")
@@ -268,6 +283,9 @@ gdb_pid=
 if [ "$verbose" = 1 ]; then sed 's/^/gdb: /' "$work/gdb.out" >&2; fi
 gdb_error=$(awk '/^PYHEAP error/ { print $3 }' "$work/gdb.out" | head -n1)
 if ! grep -q '^PYHEAP started' "$work/gdb.out"; then
+  # gone (or a zombie) now: it exited or was killed under gdb, whatever gdb made of that
+  gone=$(awk '/^State:/ { print $2 }' "$proc/status" 2>/dev/null)
+  case "${gone:-X}" in Z|X) fail 10 no-such-process "process $pid exited during the injection" ;; esac
   if grep -q 'ptrace: Operation not permitted' "$work/gdb.out"; then
     tracer=$(awk '/^TracerPid:/ {print $2}' "$proc/status" 2>/dev/null)
     if [ "${tracer:-0}" != 0 ]; then  # lost a race with another debugger (or another run)

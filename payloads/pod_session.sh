@@ -21,7 +21,10 @@ finish() {
   rm -rf "$d"
 }
 trap finish EXIT
-trap '[ -n "$agent" ] && kill -TERM "$agent" 2>/dev/null' TERM HUP
+# the agent container's own process passes a SIGTERM from the kubelet on to this PID
+echo $$ > "$d/session.pid"
+# (SIGCONT after SIGTERM: a frozen agent would never act on it)
+trap '[ -n "$agent" ] && kill -TERM "$agent" 2>/dev/null && kill -CONT "$agent" 2>/dev/null' TERM HUP
 
 case "$mode" in
   find-pids) sh "$d/find_pids.sh" "$@" 3<&-; exit $? ;;
@@ -48,7 +51,7 @@ agent=$!
   head -c 1 <&3 >/dev/null 2>&1 &
   h=$!
   wait "$h"
-  kill -TERM "$agent" 2>/dev/null
+  kill -TERM "$agent" 2>/dev/null && kill -CONT "$agent" 2>/dev/null
 ) >/dev/null 2>&1 &
 watcher=$!
 exec 3<&-

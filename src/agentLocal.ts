@@ -26,6 +26,7 @@ export function startLocalAgent(req: AgentRequest, payloads: string, hooks: Agen
   return {
     stdout: child.stdout,
     done,
-    interrupt: () => { if (child.exitCode === null) child.kill('SIGTERM'); },
+    // SIGCONT too: a frozen agent (SIGSTOP, a job-control stop) would never act on the SIGTERM
+    interrupt: () => { if (child.exitCode === null) { child.kill('SIGTERM'); child.kill('SIGCONT'); } },
   };
 }

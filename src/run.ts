@@ -131,7 +131,10 @@ export async function collectResults(agent: AgentSession, cfg: RunSettings & { o
     if (!keepOutDir && cfg.ownsOutDir) await fs.rm(cfg.outDir, { recursive: true, force: true });
   });
 
-  const watchdog = setTimeout(() => agent.interrupt(), agentBoundMs(cfg));
+  // past its bound the agent is stuck or gone silent (a node under load, a frozen agent pod):
+  // it is asked to stop, the gentle way, and the run fails as timed out
+  let stuck = false;
+  const watchdog = setTimeout(() => { stuck = true; agent.interrupt(); }, agentBoundMs(cfg));
   let extracted: Extracted | undefined;
   let extractError: unknown;
   let exit: AgentExit;
@@ -145,6 +148,11 @@ export async function collectResults(agent: AgentSession, cfg: RunSettings & { o
     await extraction;
   } finally {
     clearTimeout(watchdog);
+  }
+  // (a session cut off after the bound was cut off by us)
+  if (stuck && (!exit.error || exit.error.exitCode === EXIT.transfer)) {
+    throw new PyheapError('collect', `the agent gave no result within ${Math.round(agentBoundMs(cfg) / 1000)}s and was stopped`, {
+      hint: 'the node may be overloaded, or the agent stuck; retry (with a longer --timeout if the payload needs the time)', exitCode: EXIT.timeout });
   }
   if (exit.error) throw exit.error;
   if (exit.code !== 0) {

@@ -2,7 +2,7 @@
 // what a pod's status means while waiting for it (pure too): run, wait and say why, or give up.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { agentPodManifest, type AgentPodSpec } from '../src/kube/agentPod.js';
+import { AGENT_MAIN, agentPodManifest, type AgentPodSpec } from '../src/kube/agentPod.js';
 import { checkAgentPod } from '../src/kube/waitPod.js';
 
 type Obj = Record<string, any>;
@@ -26,7 +26,7 @@ const expected = (o: { namespace?: string; node?: string; image?: string; deadli
     hostPID: true,
     restartPolicy: 'Never',
     activeDeadlineSeconds: o.deadline ?? 300,
-    terminationGracePeriodSeconds: 0,
+    terminationGracePeriodSeconds: 30,
     automountServiceAccountToken: false,
     enableServiceLinks: false,
     tolerations: [{ operator: 'Exists' }],
@@ -35,7 +35,8 @@ const expected = (o: { namespace?: string; node?: string; image?: string; deadli
       name: 'agent',
       image: o.image ?? 'ghcr.io/kubectl-pyheap/agent:0.1.0',
       imagePullPolicy: 'IfNotPresent',
-      command: ['sleep', String(o.deadline ?? 300)],
+      // sleeps past the deadline; passes the kubelet's SIGTERM on to its agents
+      command: ['sh', '-c', AGENT_MAIN, 'pyheap-agent', String((o.deadline ?? 300) + 30), 'abc12345'],
       securityContext: { privileged: true },
     }],
   },

@@ -31,6 +31,13 @@ export async function startPodAgent(api: Api, agentPod: ExecTarget, bundle: Buff
     const exit = await session.done;
     await linesDone;
     const result = listener.exit(exit.code ?? -1);
+    if ((exit.dropped || exit.code === null || exit.code >= 128) && !result.error) {
+      // killed, or cut off without a word: did the pod itself go (deleted, evicted, deadline)?
+      // A kubelet stops the containers first and reports after: a SIGTERM (the agent stopped
+      // in the pod's grace period) or a SIGKILL gets a few seconds for the news.
+      const gone = await agentPodGone(api, agentPod.namespace, agentPod.pod, exit.code === 137 || exit.code === 143 ? 5000 : 0);
+      if (gone) return { ...result, error: gone };
+    }
     if (exit.dropped) {
       // no status frame: the connection broke (or a proxy cut it); what arrived is not the whole
       return { ...result, error: new PyheapError('collect', `the exec session with agent pod ${agentPod.pod} dropped after ${exit.stdoutBytes} bytes of results, without an exit status`, {
@@ -59,6 +66,34 @@ export async function startPodAgent(api: Api, agentPod: ExecTarget, bundle: Buff
       setTimeout(() => session.close(), STOP_GRACE_MS).unref();
     },
   };
+}
+
+/** Why the agent pod is no longer there to run the agent (deleted, evicted, past its deadline),
+ * or undefined while it still runs (asked again for up to `waitMs`) or cannot be asked. */
+export async function agentPodGone(api: Api, namespace: string, name: string, waitMs = 0): Promise<PyheapError | undefined> {
+  let pod: Record<string, any>;
+  for (const end = Date.now() + waitMs; ;) {
+    try {
+      pod = await api.request('GET', `/api/v1/namespaces/${namespace}/pods/${name}`);
+    } catch (e) {
+      return apiError(e, 'agent', `get the agent pod ${name}`).exitCode === EXIT.notFound ? deletedError(name) : undefined;
+    }
+    if (pod.metadata?.deletionTimestamp || ['Failed', 'Succeeded'].includes(pod.status?.phase) || Date.now() >= end) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const phase = pod.status?.phase;
+  if (pod.metadata?.deletionTimestamp) return deletedError(name);
+  if (phase !== 'Failed' && phase !== 'Succeeded') return undefined;
+  const reason = pod.status?.reason as string | undefined;
+  const why = [reason, pod.status?.message?.trim()].filter(Boolean).join(': ') || `phase ${phase}`;
+  const what = reason === 'Evicted' ? 'was evicted from its node' : reason === 'DeadlineExceeded' ? 'reached its activeDeadlineSeconds' : 'ended';
+  return new PyheapError('agent', `the agent pod ${name} ${what} while the agent was at work (${why})`, {
+    hint: reason === 'Evicted' ? `node ${pod.spec?.nodeName} is short of resources; retry when it has room` : 'retry', exitCode: EXIT.kube });
+}
+
+function deletedError(name: string): PyheapError {
+  return new PyheapError('agent', `the agent pod ${name} was deleted while the agent was at work`, {
+    hint: 'someone (or kubectl pyheap --cleanup) deleted it; retry', exitCode: EXIT.kube });
 }
 
 /** After a session broke, waits (bounded) until the agent in the pod has cleaned up after itself:

@@ -7,7 +7,9 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { ProcessInfo } from './pids.js';
 import { chooseProcesses, listContainerProcesses } from './pids.js';
-import { AGENT_CONTAINER, agentPodManifest, createAgentPod, deletePod } from './agentPod.js';
+import { AGENT_CONTAINER, agentPodManifest, checkAgentAccess, createAgentPod, deletePod } from './agentPod.js';
+import { apiError } from './apiErrors.js';
+import { EXIT, PyheapError } from '../errors.js';
 import { agentFiles, findPidsFiles, packBundle } from './bundle.js';
 import { startPodAgent, waitForAgentsToFinish } from './podAgent.js';
 import { resolveTarget, type ResolvedPod, type ResolveOptions } from './resolve.js';
@@ -48,7 +50,8 @@ export interface PodRunResult extends RunResult {
 
 export interface KubeRunOutcome {
   results: PodRunResult[];
-  failures: { label: string; error: unknown }[];
+  /** leftBehind: an agent pod that could not be deleted. */
+  failures: { label: string; error: unknown; leftBehind?: boolean }[];
 }
 
 export interface KubeDeps extends RunDeps {
@@ -65,6 +68,13 @@ function registerOrRun(cleanup: Cleanup, name: string, fn: () => Promise<void>):
   } catch {
     void fn().catch(() => undefined);
   }
+}
+
+/** The agent pod could not be deleted: say so, why, and how it goes away. */
+export function leftBehindError(e: unknown, namespace: string, name: string, deadlineSeconds: number): PyheapError {
+  const err = apiError(e, 'cleanup', `delete pod ${name} in namespace ${namespace}`);
+  return new PyheapError('cleanup', `the agent pod ${namespace}/${name} could not be deleted (${err.message}) and is left behind until its activeDeadlineSeconds (${deadlineSeconds}s) ends it`, {
+    hint: `delete it with kubectl pyheap --cleanup -n ${namespace}, as someone who may delete pods there`, exitCode: EXIT.kube, cause: err });
 }
 
 export function newRunId(): string {
@@ -96,11 +106,23 @@ export async function planKubeRun(cfg: KubeRunConfig, deps: KubeDeps, runId: str
 export async function runKube(cfg: KubeRunConfig, deps: KubeDeps): Promise<KubeRunOutcome> {
   const runId = newRunId();
   const plans = await planKubeRun(cfg, deps, runId);
+  // nothing is created unless it can also be deleted
+  for (const ns of new Set(plans.map((p) => p.manifest.metadata.namespace as string))) await checkAgentAccess(deps.api, ns);
   const multi = cfg.allPods || cfg.allProcesses;
   const { files, scriptPath } = await agentFiles(payloadDir(), cfg.mode === 'script' ? cfg.scriptFile : undefined);
   const bundle = await packBundle(files);
   const findFiles = await findPidsFiles(payloadDir());
   const outcome: KubeRunOutcome = { results: [], failures: [] };
+  /** Cleanup has begun (an interrupt): start no new agent session. */
+  let stopping = false;
+  /** Exec sessions being opened or at work that no cleanup step stops yet: awaited before an
+   * agent pod is deleted, so that no session is killed with its pod in the middle. */
+  const inflight = new Set<Promise<unknown>>();
+  const track = <T>(p: Promise<T>): Promise<T> => {
+    inflight.add(p);
+    void p.then(() => inflight.delete(p), () => inflight.delete(p));
+    return p;
+  };
   await Promise.all(plans.map(async (plan) => {
     try {
       await onNode(plan);
@@ -115,6 +137,7 @@ export async function runKube(cfg: KubeRunConfig, deps: KubeDeps): Promise<KubeR
     const progress = multi ? scoped(deps.progress, `node ${plan.node}`) : deps.progress;
     let deleted = false;
     let unclean = false;
+    let running = false;
     const agent: ExecTarget = { namespace, pod: name, container: AGENT_CONTAINER };
     const remove = async () => {
       if (deleted) return;
@@ -123,14 +146,24 @@ export async function runKube(cfg: KubeRunConfig, deps: KubeDeps): Promise<KubeR
       progress.emit({ kind: 'deleting-agent', pod: name });
       await deletePod(deps.api, namespace, name);
     };
+    // As a cleanup step (an interrupt, or a failure elsewhere) the run is cut short: whatever
+    // session is still at work in the pod (finding the process, an agent being stopped) ends
+    // before the pod goes, and no new one starts.
+    const stop = async () => {
+      stopping = true;
+      if (running) unclean = true;
+      await Promise.allSettled([...inflight]);
+      await remove();
+    };
     progress.emit({ kind: 'agent-starting', pod: name, node: plan.node, image: cfg.image });
     try {
-      await createAgentPod(deps.api, plan.manifest, () => registerOrRun(deps.cleanup, `delete agent pod ${namespace}/${name}`, remove));
+      await createAgentPod(deps.api, plan.manifest, () => registerOrRun(deps.cleanup, `delete agent pod ${namespace}/${name}`, stop));
       if (deleted) { // interrupted while the create was on its way: the delete came too early
         await deletePod(deps.api, namespace, name);
         throw new Error('interrupted');
       }
       await waitForAgentPod(deps.api, { namespace, name, container: AGENT_CONTAINER, image: cfg.image, timeoutMs: cfg.startTimeoutMs, onWaiting: (w) => progress.emit({ kind: 'agent-waiting', pod: name, ...w }) });
+      running = true;
       progress.emit({ kind: 'agent-ready', pod: name, node: plan.node });
       const before = outcome.failures.length;
       await Promise.all(plan.pods.map(async (pod) => {
@@ -142,14 +175,16 @@ export async function runKube(cfg: KubeRunConfig, deps: KubeDeps): Promise<KubeR
       }));
       unclean = outcome.failures.length > before;
     } finally {
-      await remove().catch((e: unknown) => { outcome.failures.push({ label: `agent pod ${namespace}/${name}`, error: e }); });
+      await remove().catch((e: unknown) => {
+        outcome.failures.push({ label: `agent pod ${namespace}/${name}`, error: leftBehindError(e, namespace, name, plan.manifest.spec.activeDeadlineSeconds), leftBehind: true });
+      });
     }
   }
 
   async function onPod(pod: ResolvedPod, agent: ExecTarget, agentName: string): Promise<void> {
     const progress = cfg.allPods ? scoped(deps.progress, pod.name) : deps.progress;
     progress.emit({ kind: 'finding-process', pod: pod.name, container: pod.container });
-    const processes = await listContainerProcesses(deps.api, agent, pod.containerID, findFiles, runId, 30_000);
+    const processes = await track(listContainerProcesses(deps.api, agent, pod.containerID, findFiles, runId, 30_000));
     const choice = chooseProcesses(processes, `container ${pod.container} of pod ${pod.name}`, { ...(cfg.pid !== undefined ? { pid: cfg.pid } : {}), allProcesses: cfg.allProcesses });
     if (choice.notice) progress.emit({ kind: 'notice', text: choice.notice });
     for (const proc of choice.chosen) {
@@ -166,16 +201,21 @@ export async function runKube(cfg: KubeRunConfig, deps: KubeDeps): Promise<KubeR
 
   async function onProcess(proc: ProcessInfo, agent: ExecTarget, outDir: string, progress: RunDeps['progress']): Promise<RunResult> {
     const started = performance.now();
-    const session = await startPodAgent(deps.api, agent, bundle, agentRequest(cfg, proc.hostPid, scriptPath), runId, cfg.image, {
-      onEvent: (e) => progress.emit(e), onTranscript: deps.transcript,
-    });
-    let exited = false;
-    void session.done.then(() => { exited = true; }, () => { exited = true; });
-    registerOrRun(deps.cleanup, 'stop the agent', async () => {
-      if (exited) return;
-      session.interrupt();
-      await session.done.catch(() => undefined);
-    });
+    if (stopping) throw new Error('interrupted');
+    const session = await track((async () => {
+      const s = await startPodAgent(deps.api, agent, bundle, agentRequest(cfg, proc.hostPid, scriptPath), runId, cfg.image, {
+        onEvent: (e) => progress.emit(e), onTranscript: deps.transcript,
+      });
+      let exited = false;
+      void s.done.then(() => { exited = true; }, () => { exited = true; });
+      // (at once, if cleanup has begun meanwhile)
+      registerOrRun(deps.cleanup, 'stop the agent', async () => {
+        if (exited) return;
+        s.interrupt();
+        await s.done.catch(() => undefined);
+      });
+      return s;
+    })());
     return collectResults(session, { ...cfg, outDir, ownsOutDir: multi ? true : cfg.ownsOutDir }, { ...deps, progress }, started);
   }
 }

@@ -55,9 +55,10 @@ export function serveExec(ctx: RouterContext, wss: WebSocketServer, req: Incomin
 function session(ctx: RouterContext, ws: WebSocket, x: ExecRequest): void {
   // the kubelet announces the stream with an empty frame on its lowest writable channel
   ws.send(Buffer.from([x.stdout ? 1 : x.stderr ? 2 : 3]));
+  const sw = ctx.switches();
   let child;
   try {
-    child = ctx.runtime.exec(x.rc, x.argv, x.stdin);
+    child = ctx.runtime.exec(x.rc, x.argv, x.stdin, x.rc.plan.agent && sw.agentTmpDir ? { TMPDIR: sw.agentTmpDir } : {});
   } catch (e) {
     if (!(e instanceof NotFoundInPath)) throw e;
     const message = `Internal error occurred: error executing command in container: failed to exec in container: failed to start exec "${x.rc.id.slice(0, 12)}": OCI runtime exec failed: exec failed: unable to start container process: ${e.message}: unknown`;
@@ -68,9 +69,20 @@ function session(ctx: RouterContext, ws: WebSocket, x: ExecRequest): void {
   const proc = child;
   let dropped = false;
   let finished = false;
-  const dropAfter = ctx.switches().execDropAfterBytes;
+  const dropAfter = sw.execDropAfterBytes;
+  const rate = sw.execBytesPerSecond;
+  const fault = sw.execStderrFault;
+  let stderrTail = '';
   let sentStdout = 0;
   const outputs = [proc.stdout!, proc.stderr!];
+  /** The socket dies without a close frame or status; the command goes on without its streams,
+   * as under containerd. */
+  const drop = () => {
+    dropped = true;
+    ws.terminate();
+    proc.stdin?.destroy();
+    outputs.forEach((o) => o.destroy());
+  };
   const send = (channel: number, data: Buffer) => {
     if (dropped || ws.readyState !== ws.OPEN) return;
     ws.send(Buffer.concat([Buffer.from([channel]), data]), () => {
@@ -84,16 +96,23 @@ function session(ctx: RouterContext, ws: WebSocket, x: ExecRequest): void {
       // the "connection reset" switch: exactly dropAfter bytes, then the socket dies without a
       // close frame or status; the command goes on without its streams, as under containerd
       send(1, d.subarray(0, dropAfter - sentStdout));
-      dropped = true;
-      ws.terminate();
-      proc.stdin?.destroy();
-      outputs.forEach((o) => o.destroy());
-      return;
+      return drop();
     }
     sentStdout += d.length;
     send(1, d);
+    if (rate) { // a slow link: hold the stream for as long as these bytes take at this rate
+      proc.stdout!.pause();
+      setTimeout(() => { if (!dropped) proc.stdout!.resume(); }, (d.length / rate) * 1000);
+    }
   });
-  proc.stderr!.on('data', (d: Buffer) => { if (x.stderr) send(2, d); });
+  proc.stderr!.on('data', (d: Buffer) => {
+    if (x.stderr) send(2, d);
+    if (!fault || dropped) return;
+    stderrTail = (stderrTail + d.toString()).slice(-4096);
+    if (!stderrTail.includes(fault.text)) return;
+    if (fault.action === 'drop') drop();
+    else void ctx.kubelet.evict(x.rc.plan.podUid);
+  });
   proc.stdin?.on('error', () => { /* the command stopped reading: EPIPE is its business */ });
   ws.on('message', (data: Buffer) => {
     if (data.length === 0) return;

@@ -105,7 +105,7 @@ export async function startCluster(o: ClusterOptions = {}): Promise<ClusterHandl
     const tls = makeTls(scratch);
     const infos = (): ContainerInfo[] => runtime.containers().map((rc) => ({
       namespace: rc.plan.namespace, pod: rc.plan.podName, container: rc.plan.containerName, containerID: `containerd://${rc.id}`,
-      pid: rc.target?.pid ?? null, cgroup: rc.cgroupRel, agent: rc.plan.agent, execPids: [...rc.execs].map((e) => e.pid!),
+      pid: rc.target?.pid ?? rc.main?.pid ?? null, cgroup: rc.cgroupRel, agent: rc.plan.agent, execPids: [...rc.execs].map((e) => e.pid!),
     }));
     http = await startServer({
       api, kubelet, runtime, user, token, watches: new Set(), containers: infos,

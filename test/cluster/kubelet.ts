@@ -33,6 +33,8 @@ interface PodRun {
   gone: boolean;
   /** Resolves when the pod is Running or in a state that only a switch or time can change. */
   settled: Promise<void>;
+  /** Kills in progress (an eviction, a deadline): a delete waits for them. */
+  killing?: Promise<unknown>;
 }
 
 const sleep = (ms: number, run: PodRun) => new Promise<void>((r) => { const t = setTimeout(() => { run.timers.delete(t); r(); }, ms); run.timers.add(t); });
@@ -158,6 +160,8 @@ export class Kubelet {
     const field = (path: string) => ({ 'metadata.name': pod.metadata.name, 'metadata.namespace': pod.metadata.namespace, 'spec.nodeName': pod.spec.nodeName, 'status.podIP': '', 'metadata.uid': pod.metadata.uid }[path] ?? '');
     const env: Record<string, string> = { PATH: agent ? HOST_PATH : `/root/.image-bin:${HOST_PATH}`, HOSTNAME: pod.metadata.name, HOME: uid === 0 ? '/root' : '/', LANG: 'C.UTF-8' };
     for (const e of c.env ?? []) env[e.name] = e.value ?? (e.valueFrom?.fieldRef ? field(e.valueFrom.fieldRef.fieldPath) : '');
+    // the agent container's own /tmp, for its own process as for its exec sessions
+    if (agent && sw.agentTmpDir) env.TMPDIR = sw.agentTmpDir;
     return {
       namespace: pod.metadata.namespace, podUid: pod.metadata.uid, podName: pod.metadata.name, containerName: c.name, qos: pod.status?.qosClass ?? 'BestEffort', agent,
       ...(agent ? { agentPath: agentPath(!imageMatches(sw.imagesWithoutGdb, c.image), this.ctx.scratch) } : {}),
@@ -189,7 +193,7 @@ export class Kubelet {
 
   private async deadline(run: PodRun): Promise<void> {
     if (run.gone) return;
-    await this.killAll(run, 0);
+    await this.killAll(run, this.graceMs());
     this.update(run, (p) => {
       p.status.phase = 'Failed';
       p.status.reason = 'DeadlineExceeded';
@@ -199,22 +203,48 @@ export class Kubelet {
     });
   }
 
+  /** Evicts a running pod, as a kubelet under node pressure does: its processes are killed
+   * (exec sessions included), the pod stays, Failed with reason Evicted. */
+  async evict(uid: string): Promise<void> {
+    const run = this.runs.get(uid);
+    if (!run || run.gone) return;
+    await this.killAll(run, this.graceMs(0));
+    this.update(run, (p) => {
+      p.status.phase = 'Failed';
+      p.status.reason = 'Evicted';
+      p.status.message = 'The node was low on resource: memory. Threshold quantity: 100Mi, available: 51200Ki. ';
+      p.status.containerStatuses = (p.status.containerStatuses ?? []).map((s: Obj) => ({ ...s, ready: false, started: false, state: s.containerID ? { terminated: { exitCode: 137, reason: 'ContainerStatusUnknown', message: 'The container could not be located when the pod was terminated', startedAt: s.state.running?.startedAt, finishedAt: now(), containerID: s.containerID } } : s.state }));
+      notReady(p, 'PodFailed');
+      setCondition(p, 'DisruptionTarget', true, 'TerminationByKubelet', 'The node was low on resource: memory.');
+    });
+  }
+
+  /** How long a kill waits between SIGTERM and SIGKILL: the delete's grace period (else the
+   * pod's), never under 2 s, as kubelets give (minimumGracePeriodInSeconds, even to a forced
+   * delete or a hard eviction), capped by a switch to keep tests short; 0 under hardKill (an
+   * older kubelet's hard eviction, the kernel's OOM killer). */
+  private graceMs(seconds = Infinity): number {
+    const sw = this.ctx.switches();
+    return sw.hardKill ? 0 : Math.max(2, Math.min(seconds, sw.maxGraceSeconds)) * 1000;
+  }
+
   private async killAll(run: PodRun, graceMs: number): Promise<void> {
     for (const t of run.timers) clearTimeout(t);
     run.timers.clear();
     const rcs = [...run.containers.values()];
     run.containers.clear();
-    await Promise.all(rcs.map((rc) => this.ctx.runtime.stop(rc, graceMs)));
+    const killing = Promise.all([run.killing, ...rcs.map((rc) => this.ctx.runtime.stop(rc, graceMs))]);
+    run.killing = killing;
+    await killing;
   }
 
-  /** Deletes a pod: processes killed (SIGTERM, grace capped by a switch, then SIGKILL), then gone. */
+  /** Deletes a pod: processes killed (SIGTERM, the grace period, then SIGKILL), then gone. */
   async delete(pod: Obj, graceSeconds: number): Promise<void> {
     const run = this.runs.get(pod.metadata.uid);
-    const grace = Math.min(graceSeconds, this.ctx.switches().maxGraceSeconds);
     if (run) {
       run.gone = true; // first: a container still starting is stopped as soon as it is up
       this.runs.delete(run.uid);
-      await this.killAll(run, grace * 1000);
+      await this.killAll(run, this.graceMs(graceSeconds));
     }
     this.ctx.store.remove(POD, pod.metadata.namespace, pod.metadata.name);
   }

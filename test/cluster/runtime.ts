@@ -38,7 +38,9 @@ export interface RunningContainer {
   /** stdout and stderr as `kubectl logs` shows them (bounded). */
   log: Buffer[];
   execs: Set<ChildProcess>;
-  /** Resolves when the container's own process exits (never for agent containers). */
+  /** An agent container's own process (a target container's is `target`). */
+  main?: ChildProcess;
+  /** Resolves when the container's own process exits. */
   exited: Promise<{ code: number; signal: NodeJS.Signals | null }>;
 }
 
@@ -63,7 +65,16 @@ export class Runtime {
     const cgroupDirs = createCgroup(cgroupRel);
     const rc: RunningContainer = { id, cgroupRel, cgroupDirs, plan, log: [], execs: new Set(), exited: new Promise(() => {}) };
     this.running.add(rc);
-    if (plan.agent) return rc;
+    if (plan.agent) {
+      // the agent container's own process (its command), root on the host, in its cgroup
+      const main = this.exec(rc, plan.command, false);
+      rc.execs.delete(main);
+      rc.main = main;
+      rc.exited = new Promise((resolve) => main.once('exit', (code, signal) => resolve({ code: code ?? 128, signal })));
+      main.stdout!.on('data', (d: Buffer) => rc.log.push(d));
+      main.stderr!.on('data', (d: Buffer) => rc.log.push(d));
+      return rc;
+    }
     try {
       rc.target = await startContainer({
         python: plan.python!, command: plan.command, env: plan.env, uid: plan.uid, gid: plan.gid, readOnlyRoot: plan.readOnlyRoot,
@@ -87,7 +98,7 @@ export class Runtime {
   }
 
   /** Starts an exec'd command; throws NotFoundInPath as the runtime would refuse it. */
-  exec(rc: RunningContainer, argv: string[], stdin: boolean): ChildProcess {
+  exec(rc: RunningContainer, argv: string[], stdin: boolean, extraEnv: Record<string, string> = {}): ChildProcess {
     const p = rc.plan;
     const pathVar = p.agent ? p.agentPath! : p.env.PATH!;
     const root = p.agent ? '' : `/proc/${rc.target!.pid}/root`;
@@ -96,7 +107,7 @@ export class Runtime {
       ? argv
       : ['nsenter', '-t', String(rc.target!.pid), '-m', '-p', '-u', '-w', '--',
         'setpriv', `--reuid=${p.uid}`, `--regid=${p.gid}`, '--clear-groups', '--', ...argv];
-    const env = p.agent ? { ...p.env, PATH: pathVar, HOME: '/root' } : p.env;
+    const env = { ...(p.agent ? { ...p.env, PATH: pathVar, HOME: '/root' } : p.env), ...extraEnv };
     const child = spawn('sh', ['-c', JOIN, 'sh', ...rc.cgroupDirs, '--', ...inner], {
       env, cwd: '/', detached: true, stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     });
@@ -109,11 +120,12 @@ export class Runtime {
    * SIGKILL to everything in its cgroup (exec'd commands included); removes the cgroup. */
   async stop(rc: RunningContainer, graceMs: number): Promise<void> {
     if (!this.running.has(rc)) return;
-    if (rc.target && graceMs > 0) {
-      try { process.kill(rc.target.pid, 'SIGTERM'); } catch { /* gone */ }
+    const main = rc.target?.pid ?? rc.main?.pid;
+    if (main && graceMs > 0) {
+      try { process.kill(main, 'SIGTERM'); } catch { /* gone */ }
       await Promise.race([rc.exited, new Promise((r) => setTimeout(r, graceMs))]);
     }
-    for (const e of rc.execs) try { process.kill(-e.pid!, 'SIGKILL'); } catch { /* gone */ }
+    for (const e of [...rc.execs, ...(rc.main ? [rc.main] : [])]) try { process.kill(-e.pid!, 'SIGKILL'); } catch { /* gone */ }
     await rc.target?.stop();
     await killCgroup(rc.cgroupDirs);
     removeCgroup(rc.cgroupRel);

@@ -19,8 +19,19 @@ export interface Switches {
   agentStartDelayMs: number;
   /** Images (same matching as imagePullFailure) whose exec'd commands get a PATH without gdb. */
   imagesWithoutGdb: string[];
-  /** Longest grace period honoured on delete (SIGTERM first, SIGKILL after it). */
+  /** Longest grace period honoured on delete (SIGTERM first, SIGKILL after it); never under 2. */
   maxGraceSeconds: number;
+  /** Deletions and evictions SIGKILL at once, with no SIGTERM (an older kubelet's hard
+   * eviction, the OOM killer): what no agent can clean up after. */
+  hardKill: boolean;
+  /** Exec sessions send at most this many stdout bytes per second (a slow link). */
+  execBytesPerSecond: number | null;
+  /** When an exec session's stderr shows `text`: "drop" cuts it as execDropAfterBytes does;
+   * "evict" evicts its pod (processes killed, phase Failed, reason Evicted). */
+  execStderrFault: { text: string; action: 'drop' | 'evict' } | null;
+  /** Commands exec'd in agent pods get TMPDIR set to this directory: the agent container's own
+   * /tmp, which a test can then check for leftovers (null: the host's /tmp). */
+  agentTmpDir: string | null;
 }
 
 export const DEFAULT_SWITCHES: Switches = {
@@ -32,12 +43,22 @@ export const DEFAULT_SWITCHES: Switches = {
   agentStartDelayMs: 300,
   imagesWithoutGdb: [],
   maxGraceSeconds: 2,
+  hardKill: false,
+  execBytesPerSecond: null,
+  execStderrFault: null,
+  agentTmpDir: null,
 };
 
-const KINDS: Record<keyof Switches, 'strings' | 'boolean' | 'number' | 'number|null'> = {
+const KINDS: Record<keyof Switches, 'strings' | 'boolean' | 'number' | 'number|null' | 'string|null' | 'fault|null'> = {
   imagePullFailure: 'strings', unschedulable: 'boolean', slowStartSeconds: 'number', execDropAfterBytes: 'number|null',
-  forbidden: 'strings', agentStartDelayMs: 'number', imagesWithoutGdb: 'strings', maxGraceSeconds: 'number',
+  forbidden: 'strings', agentStartDelayMs: 'number', imagesWithoutGdb: 'strings', maxGraceSeconds: 'number', hardKill: 'boolean',
+  execBytesPerSecond: 'number|null', execStderrFault: 'fault|null', agentTmpDir: 'string|null',
 };
+
+function isFault(v: unknown): boolean {
+  const f = v as { text?: unknown; action?: unknown };
+  return typeof v === 'object' && v !== null && typeof f.text === 'string' && f.text !== '' && (f.action === 'drop' || f.action === 'evict') && Object.keys(v).length === 2;
+}
 
 /** Checks a partial update (from JSON): unknown names and wrong types are refused. */
 export function validateSwitches(u: unknown): Partial<Switches> {
@@ -48,8 +69,10 @@ export function validateSwitches(u: unknown): Partial<Switches> {
     const ok = kind === 'strings' ? Array.isArray(v) && v.every((s) => typeof s === 'string')
       : kind === 'boolean' ? typeof v === 'boolean'
       : kind === 'number' ? typeof v === 'number' && v >= 0
+      : kind === 'string|null' ? v === null || (typeof v === 'string' && v.startsWith('/'))
+      : kind === 'fault|null' ? v === null || isFault(v)
       : v === null || (typeof v === 'number' && v >= 0);
-    if (!ok) throw badRequest(`switch "${k}" must be ${kind}`);
+    if (!ok) throw badRequest(`switch "${k}" must be ${kind === 'fault|null' ? '{"text": "...", "action": "drop" | "evict"} or null' : kind === 'string|null' ? 'an absolute path or null' : kind}`);
     if (k === 'forbidden') (v as string[]).forEach(parseRule);
   }
   return u as Partial<Switches>;
