@@ -115,7 +115,9 @@ describe('damaged snapshots are refused, naming the byte', () => {
       if (cut >= 16) assert.match(m, /truncated: .*(byte \d+|bytes after its header)/, `cut at ${cut}: ${m}`);
     }
   });
-  it('not a snapshot', async () => { await refused(Buffer.from('{"census": true}\n and more bytes'), /corrupt: bad magic at byte 0/); });
+  it('not a snapshot', async () => { await refused(Buffer.from('{"census": true}\n and more bytes'), /is not a kubectl-pyheap snapshot \(bad magic at byte 0/); });
+  it('a short file that is no snapshot is called that, not truncated', async () => { await refused(Buffer.from('# é\n'), /is not a kubectl-pyheap snapshot/); });
+  it('an empty file', async () => { await refused(Buffer.alloc(0), /is not a kubectl-pyheap snapshot/); });
   it('another format version', async () => { await refused(snapshotBytes(sample, { version: 2 }), /format version 2 \(byte 12\); this kubectl-pyheap reads version 1/); });
   it('an unknown record kind', async () => { await refused(patched(firstObjects, [9]), new RegExp(`unknown record kind 9 at byte ${firstObjects}`)); });
   it('types out of order', async () => { await refused(patched(17, [1]), /type record at byte 16 has index 1, expected 0/); });

@@ -140,8 +140,14 @@ class Reader {
   }
 
   async all(sink: SnapshotSink): Promise<SnapshotTotals> {
+    // a file that does not even start like one is no snapshot, however short
+    if (this.size > 0) await this.fill(Math.min(HEADER_BYTES, this.size), 'the header');
+    const start = this.buf.subarray(0, Math.min(MAGIC.length, this.end));
+    if (this.size === 0 || !start.equals(MAGIC.subarray(0, start.length))) {
+      throw new PyheapError('report', `${this.file} is not a kubectl-pyheap snapshot (bad magic at byte 0: it does not start with PYHEAPSNAP1)`, {
+        exitCode: EXIT.transfer, hint: 'give the snapshot.pyheap that a --snapshot run saved in its output directory' });
+    }
     await this.fill(HEADER_BYTES, 'the header');
-    if (!this.buf.subarray(0, MAGIC.length).equals(MAGIC)) throw this.fail('bad magic at byte 0: not a kubectl-pyheap snapshot');
     this.pos = MAGIC.length;
     const version = this.u32v();
     if (version !== VERSION) {

@@ -18,6 +18,10 @@ export interface SoakResult {
   fdsEnd: number;
   health: string | null;
   leftInTmp: string[];
+  /** Wall time from the start measurement to the end one. */
+  elapsedMs: number;
+  /** The target's RSS after each injection. */
+  rssAfter: number[];
 }
 
 const rss = (pid: number) => Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) * 1024;
@@ -30,8 +34,10 @@ export async function soak(python: Interpreter, runs: number, outDir: string, on
     await sleep(1500); // let the allocators reach their steady state
     const rssStart = rss(t.pid);
     const fdsStart = fds(t.pid);
+    const started = Date.now();
     const failures: string[] = [];
     const pausesMs: number[] = [];
+    const rssAfter: number[] = [];
     for (let i = 0; i < runs; i++) {
       const from = t.output.length;
       const args = i % 5 === 4 ? [`pid/${t.pid}`, '-o', 'json'] : [`pid/${t.pid}`, '--exec', 'pass'];
@@ -40,13 +46,28 @@ export async function soak(python: Interpreter, runs: number, outDir: string, on
       await sleep(100);
       const gaps = t.output.slice(from).filter((l) => l.startsWith('gap ')).map((l) => Number(l.slice(4)));
       pausesMs.push(Math.max(0, ...gaps));
+      rssAfter.push(rss(t.pid));
       const h = healthy(t.pid);
       if (h) { failures.push(`after run ${i}: ${h}`); break; }
       onProgress?.(i);
     }
     for (let i = 0; i < 50 && (tmpEntries(t.pid).length > 0 || fds(t.pid) > fdsStart); i++) await sleep(100);
     await sleep(1000);
-    return { runs, failures, pausesMs, rssStart, rssEnd: rss(t.pid), fdsStart, fdsEnd: fds(t.pid), health: healthy(t.pid), leftInTmp: tmpEntries(t.pid) };
+    return { runs, failures, pausesMs, rssStart, rssEnd: rss(t.pid), fdsStart, fdsEnd: fds(t.pid), health: healthy(t.pid), leftInTmp: tmpEntries(t.pid), elapsedMs: Date.now() - started, rssAfter };
+  } finally {
+    await t.stop();
+  }
+}
+
+/** The baseline of the soak: the same target left alone for `ms`, its RSS and fds at both ends. */
+export async function idleControl(python: Interpreter, ms: number): Promise<Pick<SoakResult, 'rssStart' | 'rssEnd' | 'fdsStart' | 'fdsEnd'>> {
+  const t = await startContainer({ python, script: path.join(FIXTURES, 'soak_target.py'), uid: 1000 });
+  try {
+    await sleep(1500);
+    const rssStart = rss(t.pid);
+    const fdsStart = fds(t.pid);
+    await sleep(ms);
+    return { rssStart, rssEnd: rss(t.pid), fdsStart, fdsEnd: fds(t.pid) };
   } finally {
     await t.stop();
   }
