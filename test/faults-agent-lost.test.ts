@@ -1,6 +1,6 @@
 // The fault matrix, rows where the agent is lost mid-run: its pod evicted or deleted, or the
 // agent frozen (gone silent) until the run's own bound hits (pod and pid/N). Each waits about a
-// minute (the bound; a payload left alone removes its files itself), so they share one clock.
+// minute (the run's bound), so they share one clock.
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -31,7 +31,8 @@ const SPIN = "import signal\nseen = []\nsignal.signal(signal.SIGUSR1, lambda *a:
 const spinner = { ...pod('spinner'), spec: { restartPolicy: 'Never', containers: [{ name: 'py', image: 'python:3.13', command: ['python', '-c', SPIN], securityContext: { runAsUser: 1000 } }] } };
 /** Checks still waiting for the payload to clean up after itself (--timeout + 60 s). */
 const deferred: Promise<void>[] = [];
-// a payload that outlives its agent lingers for this long, then removes its files itself
+// how long a target may take to be clean: its agent cleans up in the pod's grace period, and a
+// payload whose agent never came back would remove its files itself after 61 s
 const LINGER_MS = 61_000 + 15_000;
 
 function run(target: string, args: string[]) {
@@ -60,8 +61,8 @@ after(async () => {
 });
 
 describe('fault matrix: the agent lost mid-run', { skip, timeout: 240_000 }, () => {
-  /** What can be checked at once is; the target's directories and threads once the payload,
-   * left without its agent, has removed its files after its own deadline. */
+  /** What can be checked at once is; the target's directories and threads once they are clean
+   * (within LINGER_MS), checked by the last test so that the waits overlap. */
   async function lost(a: Omit<Aftermath, 'agentTmp'>): Promise<void> {
     await assertNoAgentPods(f);
     const check = assertAftermath({ ...a, agentTmp, target: { ...a.target!, waitMs: LINGER_MS } });

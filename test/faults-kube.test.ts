@@ -2,7 +2,6 @@
 // image pulling, exec open, gdb attached, ...), exec sessions cut, target-side faults; every row
 // checked by assertAftermath() (no agent pod, clean agent /tmp, target unharmed) and tabled.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,7 +10,7 @@ import { startCluster, type Switches } from './cluster/index.js';
 import { ptraceSkip } from './support/ptrace.js';
 import { procState } from './support/proc.js';
 import { containerPid, fixture, settleZombies, type KubeFixture } from './kube-support.js';
-import { assertAftermath, descendant, gdbsOn, printMatrix, startCli, stopRuns, threadsOf, tracerOf, until, type Aftermath } from './faults-support.js';
+import { assertAftermath, oneOfTwoRuns, printMatrix, startCli, stopRuns, threadsOf, tracerOf, until, withOtherDebugger, type Aftermath } from './faults-support.js';
 
 const skip = ptraceSkip();
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'pyheap-faults-kube-'));
@@ -136,31 +135,16 @@ describe('fault matrix through the emulated cluster', { skip, timeout: 240_000 }
 
   it('the target is already traced by another debugger', async () => {
     const t = await target('app');
-    const other = spawn('gdb', ['-nx', '-batch', '-p', String(t.pid), '-ex', 'shell exec sleep 30'], { stdio: 'ignore' });
-    const sleeper = () => descendant([other.pid!], (argv) => argv[0] === 'sleep');
-    try {
-      await until('the other debugger to attach and settle', () => tracerOf(t.pid) === other.pid && sleeper() !== undefined, 20_000, 50);
+    await withOtherDebugger(t.pid, async (tracer) => {
       const { cli, outDir } = run('app');
-      await check({ fault: 'already traced (gdb)', stage: 'before the run', result: await cli.done, code: 5, error: new RegExp(`already traced by PID ${other.pid} \\(gdb`), target: { ...t, expect: 'traced', tracer: other.pid! }, outDir, note: 'the other debugger keeps it' });
-    } finally {
-      await until('the other debugger to settle', () => sleeper() !== undefined || other.exitCode !== null, 20_000, 50).catch(() => undefined);
-      const s = sleeper();
-      if (s) process.kill(s, 'SIGKILL');
-      await new Promise((r) => (other.exitCode === null ? other.once('exit', r) : r(null)));
-      await until('the other debugger to detach', () => tracerOf(t.pid) === 0);
-    }
+      await check({ fault: 'already traced (gdb)', stage: 'before the run', result: await cli.done, code: 5, error: new RegExp(`already traced by PID ${tracer} \\(gdb`), target: { ...t, expect: 'traced', tracer }, outDir, note: 'the other debugger keeps it' });
+    });
   });
 
   it('two runs against the same pod at once: one runs, the other is refused; never two gdbs', async () => {
     const t = await target('app');
-    const runs = [run('app', ['--exec', 'import time; time.sleep(2)']), run('app', ['--exec', 'import time; time.sleep(2)'])];
-    let most = 0;
-    const sampler = setInterval(() => { most = Math.max(most, gdbsOn(t.pid).length); }, 5);
-    const results = await Promise.all(runs.map((r) => r.cli.done)).finally(() => clearInterval(sampler));
-    const lost = results.findIndex((r) => r.code !== 0);
-    assert.deepEqual(results.map((r) => r.code).sort(), [0, 5], results.map((r) => r.stderr).join('\n---\n'));
-    assert.equal(most, 1, 'at most one gdb on the target at any moment');
-    await check({ fault: 'two runs at once', stage: 'second run', result: results[lost]!, code: 5, error: /process \d+ is being inspected by another kubectl-pyheap run/, target: t, outDir: runs[lost]!.outDir, note: 'the other: exit 0; never 2 gdbs' });
+    const refused = await oneOfTwoRuns(t.pid, [run('app', ['--exec', 'import time; time.sleep(2)']), run('app', ['--exec', 'import time; time.sleep(2)'])]);
+    await check({ fault: 'two runs at once', stage: 'second run', ...refused, code: 5, error: /process \d+ is being inspected by another kubectl-pyheap run/, target: t, note: 'the other: exit 0; never 2 gdbs' });
   });
 
   it('gdb missing from the agent image', async () => {

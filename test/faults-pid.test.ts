@@ -1,7 +1,6 @@
 // The fault matrix through pid/N: interrupts at each stage, target-side faults, gdb missing,
 // payloads past --timeout; every row checked by assertAftermath() and listed in the table.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,7 +11,7 @@ import { liveTargets, startContainer, type ContainerTarget } from './support/con
 import { procState } from './support/proc.js';
 import { findInterpreters } from './support/pythons.js';
 import { ptraceSkip } from './support/ptrace.js';
-import { assertAftermath, descendant, gdbsOn, printMatrix, startCli, stopRuns, threadsOf, tracerOf, until, type Aftermath } from './faults-support.js';
+import { assertAftermath, oneOfTwoRuns, printMatrix, startCli, stopRuns, threadsOf, tracerOf, until, withOtherDebugger, type Aftermath } from './faults-support.js';
 
 const skip = ptraceSkip();
 const py = findInterpreters().filter((p) => p.label.startsWith('pyenv')).at(-1) ?? findInterpreters()[0]!;
@@ -107,31 +106,15 @@ describe('fault matrix through pid/N', { skip, timeout: 180_000 }, () => {
   });
 
   it('the target is already traced by another debugger', async () => {
-    const other = spawn('gdb', ['-nx', '-batch', '-p', String(idle.pid), '-ex', 'shell exec sleep 30'], { stdio: 'ignore' });
-    const sleeper = () => descendant([other.pid!], (argv) => argv[0] === 'sleep');
-    try {
-      await until('the other debugger to attach and settle', () => tracerOf(idle.pid) === other.pid && sleeper() !== undefined, 20_000, 50);
+    await withOtherDebugger(idle.pid, async (tracer) => {
       const { cli, outDir } = run(idle.pid, []);
-      await check({ fault: 'already traced (gdb)', stage: 'before the run', result: await cli.done, code: 5, error: new RegExp(`already traced by PID ${other.pid} \\(gdb`), target: { pid: idle.pid, threads: 2, expect: 'traced', tracer: other.pid }, outDir, note: 'the other debugger keeps it' });
-    } finally {
-      await until('the other debugger to settle', () => sleeper() !== undefined || other.exitCode !== null, 20_000, 50).catch(() => undefined);
-      const s = sleeper();
-      if (s) process.kill(s, 'SIGKILL');
-      await new Promise((r) => (other.exitCode === null ? other.once('exit', r) : r(null)));
-      await until('the other debugger to detach', () => tracerOf(idle.pid) === 0);
-    }
+      await check({ fault: 'already traced (gdb)', stage: 'before the run', result: await cli.done, code: 5, error: new RegExp(`already traced by PID ${tracer} \\(gdb`), target: { pid: idle.pid, threads: 2, expect: 'traced', tracer }, outDir, note: 'the other debugger keeps it' });
+    });
   });
 
   it('two runs against the same target at once: one runs, the other is refused; never two gdbs', async () => {
-    const a = run(idle.pid, ['--exec', 'import time; time.sleep(2)']);
-    const b = run(idle.pid, ['--exec', 'import time; time.sleep(2)']);
-    let most = 0;
-    const sampler = setInterval(() => { most = Math.max(most, gdbsOn(idle.pid).length); }, 5);
-    const results = await Promise.all([a.cli.done, b.cli.done]).finally(() => clearInterval(sampler));
-    const lost = results.findIndex((r) => r.code !== 0);
-    assert.deepEqual(results.map((r) => r.code).sort(), [0, 5], results.map((r) => r.stderr).join('\n---\n'));
-    assert.equal(most, 1, 'at most one gdb on the target at any moment');
-    await check({ fault: 'two runs at once', stage: 'second run', result: results[lost]!, code: 5, error: /process \d+ is being inspected by another kubectl-pyheap run/, target: { pid: idle.pid, threads: 2 }, outDir: [a, b][lost]!.outDir, note: 'the other: exit 0; never 2 gdbs' });
+    const refused = await oneOfTwoRuns(idle.pid, [run(idle.pid, ['--exec', 'import time; time.sleep(2)']), run(idle.pid, ['--exec', 'import time; time.sleep(2)'])]);
+    await check({ fault: 'two runs at once', stage: 'second run', ...refused, code: 5, error: /process \d+ is being inspected by another kubectl-pyheap run/, target: { pid: idle.pid, threads: 2 }, note: 'the other: exit 0; never 2 gdbs' });
   });
 
   it('gdb missing where the agent runs', async () => {

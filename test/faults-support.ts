@@ -204,3 +204,32 @@ export function printMatrix(title: string): void {
   const out = [`\n${title}`, line(head), `|${cols.map((c) => '-'.repeat(width[c] + 2)).join('|')}|`, ...rows.map(line), ''];
   process.stderr.write(`${out.join('\n')}\n`);
 }
+
+/** Runs `fn` while another debugger (a plain gdb, settled in a `shell` command) holds `pid`;
+ * then lets it go, and waits until it has detached. `fn` gets the debugger's PID. */
+export async function withOtherDebugger(pid: number, fn: (tracer: number) => Promise<void>): Promise<void> {
+  const other = spawn('gdb', ['-nx', '-batch', '-p', String(pid), '-ex', 'shell exec sleep 30'], { stdio: 'ignore' });
+  const sleeper = () => descendant([other.pid!], (argv) => argv[0] === 'sleep');
+  try {
+    await until('the other debugger to attach and settle', () => tracerOf(pid) === other.pid && sleeper() !== undefined, 20_000, 50);
+    await fn(other.pid!);
+  } finally {
+    await until('the other debugger to settle', () => sleeper() !== undefined || other.exitCode !== null, 20_000, 50).catch(() => undefined);
+    const s = sleeper();
+    if (s) process.kill(s, 'SIGKILL');
+    await new Promise((r) => (other.exitCode === null ? other.once('exit', r) : r(null)));
+    await until('the other debugger to detach', () => tracerOf(pid) === 0);
+  }
+}
+
+/** Two runs started together against `pid`: one succeeds and the other is refused (exit 5),
+ * with never more than one gdb on the target. Returns the refused run, for its aftermath. */
+export async function oneOfTwoRuns(pid: number, runs: { cli: CliRun; outDir: string }[]): Promise<{ result: CliResult; outDir: string }> {
+  let most = 0;
+  const sampler = setInterval(() => { most = Math.max(most, gdbsOn(pid).length); }, 5);
+  const results = await Promise.all(runs.map((r) => r.cli.done)).finally(() => clearInterval(sampler));
+  const lost = results.findIndex((r) => r.code !== 0);
+  assert.deepEqual(results.map((r) => r.code).sort(), [0, 5], results.map((r) => r.stderr).join('\n---\n'));
+  assert.equal(most, 1, 'at most one gdb on the target at any moment');
+  return { result: results[lost]!, outDir: runs[lost]!.outDir };
+}

@@ -20,13 +20,15 @@ declare const __PYHEAP_VERSION__: string | undefined;
 
 /** Our own agent image, tagged with this package's version. */
 export function defaultAgentImage(): string {
-  let version = typeof __PYHEAP_VERSION__ === 'string' ? __PYHEAP_VERSION__ : 'latest';
-  if (typeof __PYHEAP_VERSION__ !== 'string') {
-    try {
-      version = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-    } catch { /* no package.json next to the code */ }
+  return `ghcr.io/kubectl-pyheap/agent:${typeof __PYHEAP_VERSION__ === 'string' ? __PYHEAP_VERSION__ : packageVersion()}`;
+}
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'latest'; // no package.json next to the code
   }
-  return `ghcr.io/kubectl-pyheap/agent:${version}`;
 }
 
 export interface AgentPodSpec {

@@ -45,6 +45,18 @@ export interface RunningContainer {
 }
 
 const LOG_LIMIT = 1 << 20;
+
+/** The container's own process: its exit, and its output as `kubectl logs` shows it (bounded). */
+function watchMain(rc: RunningContainer, child: ChildProcess): void {
+  rc.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code: code ?? 128, signal })));
+  let size = 0;
+  const keep = (d: Buffer) => {
+    rc.log.push(d);
+    for (size += d.length; size > LOG_LIMIT && rc.log.length > 1;) size -= rc.log.shift()!.length;
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+}
 // joins the exec'd process to the container's cgroups (as kubelet's runtime does), then runs it
 const JOIN = 'while [ "$1" != -- ]; do echo $$ > "$1/cgroup.procs" || exit 126; shift; done; shift; exec "$@"';
 
@@ -67,12 +79,9 @@ export class Runtime {
     this.running.add(rc);
     if (plan.agent) {
       // the agent container's own process (its command), root on the host, in its cgroup
-      const main = this.exec(rc, plan.command, false);
-      rc.execs.delete(main);
-      rc.main = main;
-      rc.exited = new Promise((resolve) => main.once('exit', (code, signal) => resolve({ code: code ?? 128, signal })));
-      main.stdout!.on('data', (d: Buffer) => rc.log.push(d));
-      main.stderr!.on('data', (d: Buffer) => rc.log.push(d));
+      rc.main = this.exec(rc, plan.command, false);
+      rc.execs.delete(rc.main);
+      watchMain(rc, rc.main);
       return rc;
     }
     try {
@@ -85,15 +94,7 @@ export class Runtime {
       await this.stop(rc, 0);
       throw e;
     }
-    const child = rc.target.child;
-    rc.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code: code ?? 128, signal })));
-    let size = 0;
-    const keep = (d: Buffer) => {
-      rc.log.push(d);
-      for (size += d.length; size > LOG_LIMIT && rc.log.length > 1;) size -= rc.log.shift()!.length;
-    };
-    child.stdout!.on('data', keep);
-    child.stderr!.on('data', keep);
+    watchMain(rc, rc.target.child);
     return rc;
   }
 
