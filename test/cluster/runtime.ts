@@ -46,16 +46,17 @@ export interface RunningContainer {
 
 const LOG_LIMIT = 1 << 20;
 
-/** The container's own process: its exit, and its output as `kubectl logs` shows it (bounded). */
-function watchMain(rc: RunningContainer, child: ChildProcess): void {
-  rc.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code: code ?? 128, signal })));
+/** The container's log as `kubectl logs` shows it: its own process's output, bounded. */
+function logKeeper(rc: RunningContainer): (d: Buffer) => void {
   let size = 0;
-  const keep = (d: Buffer) => {
+  return (d) => {
     rc.log.push(d);
     for (size += d.length; size > LOG_LIMIT && rc.log.length > 1;) size -= rc.log.shift()!.length;
   };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
+}
+
+function watchExit(rc: RunningContainer, child: ChildProcess): void {
+  rc.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code: code ?? 128, signal })));
 }
 // joins the exec'd process to the container's cgroups (as kubelet's runtime does), then runs it
 const JOIN = 'while [ "$1" != -- ]; do echo $$ > "$1/cgroup.procs" || exit 126; shift; done; shift; exec "$@"';
@@ -81,20 +82,23 @@ export class Runtime {
       // the agent container's own process (its command), root on the host, in its cgroup
       rc.main = this.exec(rc, plan.command, false);
       rc.execs.delete(rc.main);
-      watchMain(rc, rc.main);
+      const keep = logKeeper(rc);
+      rc.main.stdout!.on('data', keep);
+      rc.main.stderr!.on('data', keep);
+      watchExit(rc, rc.main);
       return rc;
     }
     try {
       rc.target = await startContainer({
         python: plan.python!, command: plan.command, env: plan.env, uid: plan.uid, gid: plan.gid, readOnlyRoot: plan.readOnlyRoot,
-        emptyDirs: plan.emptyDirs, cgroups: cgroupDirs, hostname: plan.podName, readyLine: null,
+        emptyDirs: plan.emptyDirs, cgroups: cgroupDirs, hostname: plan.podName, readyLine: null, onOutput: logKeeper(rc),
         ...(plan.workingDir ? { workingDir: plan.workingDir } : {}), ...(plan.appDir ? { appDir: plan.appDir } : {}),
       });
     } catch (e) {
       await this.stop(rc, 0);
       throw e;
     }
-    watchMain(rc, rc.target.child);
+    watchExit(rc, rc.target.child);
     return rc;
   }
 

@@ -39,6 +39,9 @@ export interface ContainerOptions {
   /** Wait for this line on stdout before returning (default "ready"); null: return as soon as
    * the command has been started (namespaces, mounts and cgroups in place). */
   readyLine?: string | null;
+  /** Gets every chunk of stdout and stderr from the start (a container log misses nothing that
+   * was printed before startContainer returned). */
+  onOutput?: (d: Buffer) => void;
 }
 
 export interface ContainerTarget {
@@ -106,6 +109,7 @@ export async function startContainer(o: ContainerOptions): Promise<ContainerTarg
   const ready = o.readyLine ?? 'ready';
   const what = o.script ?? o.command?.join(' ');
   const stderr: string[] = [];
+  if (o.onOutput) { child.stdout!.on('data', o.onOutput); child.stderr!.on('data', o.onOutput); }
   child.stderr!.on('data', (d: Buffer) => { stderr.push(d.toString()); if (stderr.length > 1000) stderr.shift(); });
   const lines = createInterface({ input: child.stdout! });
   await new Promise<void>((resolve, reject) => {
