@@ -121,6 +121,24 @@ async function freshDir(base: string): Promise<string> {
   }
 }
 
+/** --out-dir DIR: a new directory, or an empty one; one that holds files (an earlier run's
+ * results, say) is refused before anything touches the target: nothing is overwritten or mixed.
+ * Returns whether DIR exists already. */
+async function usableOutDir(given: string, dir: string): Promise<boolean> {
+  const entries = await fs.readdir(dir).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return undefined;
+    if (e.code === 'ENOTDIR') throw usageError(`--out-dir ${given} is a file, not a directory`, 'give a new or empty directory');
+    throw usageError(`cannot use --out-dir ${given} (${e.code})`, 'give a new or empty directory that you can write to');
+  });
+  if (entries === undefined) return false;
+  if (entries.length) {
+    const shown = entries.sort().slice(0, 3).join(', ') + (entries.length > 3 ? ', ...' : '');
+    throw usageError(`--out-dir ${given} already holds files (${shown}), from an earlier run perhaps`,
+      'give a new or empty directory, or leave --out-dir out to save in a fresh ./pyheap-<target>-<time>/');
+  }
+  return true;
+}
+
 function stamp(d = new Date()): string {
   return d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, '');
 }
@@ -180,7 +198,7 @@ export async function main(argv: string[], printer: Printer): Promise<number> {
       if (!target) return (await import('./kube/command.js')).cleanupCommand(kubeFlags(flags), kube);
       const settings = await runSettings(flags, cleanup);
       const userDir = flags['out-dir'] ? path.resolve(flags['out-dir']) : undefined;
-      const ownsOutDir = userDir === undefined || !(await fs.stat(userDir).then(() => true, () => false));
+      const ownsOutDir = userDir === undefined || !(await usableOutDir(flags['out-dir']!, userDir));
       const outDir = async () => userDir ?? await freshDir(`pyheap-${targetLabel(target)}-${stamp()}`);
       if (target.kind !== 'pid') {
         const cmd = await import('./kube/command.js');
