@@ -67,6 +67,16 @@ for (const py of pythons) {
       await settled(t, base);
     });
 
+    it("the application's globals: a NameError says how to reach them, and import __main__ does", async () => {
+      const r = await runCli([`pid/${t.pid}`, '--exec', 'print(len(markers))', '--out-dir', outDir()]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /^error: the injected code raised NameError: name 'markers' is not defined; the target is unharmed; injected code runs in a namespace of its own, not in __main__'s: reach the application's globals with import __main__ \(__main__\.NAME\) or sys\.modules\["app\.module"\]\.NAME$/m);
+      const ok = await runCli([`pid/${t.pid}`, '--exec', 'import __main__\nprint(len(__main__.markers))', '--out-dir', outDir()]);
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.equal(ok.stdout.trim(), '10');
+      await settled(t, base);
+    });
+
     it('a syntax error is reported with its line', async () => {
       const r = await runCli([`pid/${t.pid}`, '--exec', 'x = 1\ndef (:\n', '--out-dir', outDir()]);
       assert.equal(r.code, 1, r.stderr);

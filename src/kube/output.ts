@@ -99,10 +99,17 @@ export function reportRun(r: RunResult, s: Subject, o: ReportOptions, printer: P
     const ex = r.status.exception;
     if (ex) printer.log(ex.traceback);
     printer.error(new PyheapError('payload', `the injected code raised ${ex?.type ?? 'an exception'}${ex?.message ? `: ${ex.message.split('\n')[0]}` : ''}`, {
-      hint: o.mode === 'census' ? 'run again with -v and report it' : 'the target is unharmed; fix the code and run again', exitCode: EXIT.payloadRaised }));
+      hint: o.mode === 'census' ? 'run again with -v and report it' : scriptHint(ex?.type), exitCode: EXIT.payloadRaised }));
     return EXIT.payloadRaised;
   }
   return EXIT.ok;
+}
+
+/** What to do when injected code raised: a NameError is most often a global of the application,
+ * which injected code does not see (it runs in a namespace of its own, and leaves no name behind). */
+function scriptHint(type: string | undefined): string {
+  if (type === 'NameError') return 'the target is unharmed; injected code runs in a namespace of its own, not in __main__\'s: reach the application\'s globals with import __main__ (__main__.NAME) or sys.modules["app.module"].NAME';
+  return 'the target is unharmed; fix the code and run again';
 }
 
 const failureCode = (e: unknown) => (e instanceof PyheapError ? e.exitCode : EXIT.internal);
