@@ -5,10 +5,21 @@
 // RBAC) gives no candidates: this program always exits 0, and quickly.
 import { connectionFlags, DIRECTIVE, planFor, render, type Source } from './complete.js';
 import type { KubeFlags } from './kube/kubeconfig.js';
+import { parseDuration } from './duration.js';
 
-/** Bound of each API request, and of the whole completion. */
+/** Bound of each API request, and of the whole completion (2 s more). */
 export const REQUEST_BOUND_MS = 3000;
 export const TOTAL_BOUND_MS = 5000;
+
+/** The bounds in force: KUBECTL_PYHEAP_COMPLETE_TIMEOUT (a duration: 10s) sets the request bound
+ * for a slow machine or cluster; anything else there is ignored (a completion never fails). */
+export function completionBounds(env: NodeJS.ProcessEnv = process.env): { requestMs: number; totalMs: number } {
+  let requestMs = REQUEST_BOUND_MS;
+  try {
+    if (env.KUBECTL_PYHEAP_COMPLETE_TIMEOUT) requestMs = parseDuration(env.KUBECTL_PYHEAP_COMPLETE_TIMEOUT, 'KUBECTL_PYHEAP_COMPLETE_TIMEOUT');
+  } catch { /* the default */ }
+  return { requestMs, totalMs: requestMs + TOTAL_BOUND_MS - REQUEST_BOUND_MS };
+}
 
 type Obj = Record<string, any>;
 
@@ -40,7 +51,8 @@ export async function fetchNames(source: Source, flags: KubeFlags): Promise<stri
   const { KubeApi } = await import('./kube/api.js');
   const { MANAGED_BY, MANAGER } = await import('./kube/agentPod.js');
   const notAgents = `${MANAGED_BY}!=${MANAGER}`;
-  const timeout = flags.requestTimeoutMs && flags.requestTimeoutMs > 0 ? Math.min(flags.requestTimeoutMs, REQUEST_BOUND_MS) : REQUEST_BOUND_MS;
+  const bound = completionBounds().requestMs;
+  const timeout = flags.requestTimeoutMs && flags.requestTimeoutMs > 0 ? Math.min(flags.requestTimeoutMs, bound) : bound;
   const settings = await loadKubeSettings({ ...flags, requestTimeoutMs: timeout });
   const api = new KubeApi(settings);
   await api.connectOptions(); // once before the parallel requests: an exec credential plugin runs once
@@ -86,7 +98,7 @@ export async function complete(words: string[]): Promise<string> {
   }
 }
 
-/** The program: prints the completion of `words` and exits 0, within TOTAL_BOUND_MS. */
+/** The program: prints the completion of `words` and exits 0, within completionBounds().totalMs. */
 export function completeMain(words: string[]): void {
   let done = false;
   const finish = (text: string) => {
@@ -94,6 +106,6 @@ export function completeMain(words: string[]): void {
     done = true;
     process.stdout.write(text, () => process.exit(0));
   };
-  setTimeout(() => finish(`:${DIRECTIVE.noFileComp}\n`), TOTAL_BOUND_MS).unref();
+  setTimeout(() => finish(`:${DIRECTIVE.noFileComp}\n`), completionBounds().totalMs).unref();
   void complete(words).then(finish, () => finish(`:${DIRECTIVE.noFileComp}\n`));
 }

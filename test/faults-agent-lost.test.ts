@@ -32,12 +32,15 @@ const spinner = { ...pod('spinner'), spec: { restartPolicy: 'Never', containers:
 /** Checks still waiting for the payload to clean up after itself (--timeout + 60 s). */
 const deferred: Promise<void>[] = [];
 // how long a target may take to be clean: its agent cleans up in the pod's grace period, and a
-// payload whose agent never came back would remove its files itself after 61 s
-const LINGER_MS = 61_000 + 15_000;
+// payload whose agent never came back would remove its files itself after --timeout + 61 s
+const LINGER_MS = 20_000 + 61_000 + 15_000;
 
-function run(target: string, args: string[]) {
+/** A run against a pod. A payload that must still be at work when its agent is lost gets a
+ * --timeout with room for a slow machine (20s); a frozen agent's run keeps 1s (its bound,
+ * --timeout + --safepoint-wait + 60 s, is what the row waits for). */
+function run(target: string, args: string[], timeout = '20s') {
   const outDir = f.out();
-  return { outDir, cli: startCli(['--kubeconfig', f.cluster.kubeconfigPath, target, '--out-dir', outDir, '--timeout', '1s', ...args]) };
+  return { outDir, cli: startCli(['--kubeconfig', f.cluster.kubeconfigPath, target, '--out-dir', outDir, '--timeout', timeout, ...args]) };
 }
 async function target(name: string): Promise<{ pid: number; threads: number }> {
   const pid = await containerPid(f, name);
@@ -110,7 +113,7 @@ describe('fault matrix: the agent lost mid-run', { skip, timeout: 240_000 }, () 
 
   it("the node's agent gone silent (frozen) until the run's bound", async () => {
     const t = await target('mute');
-    const { cli, outDir } = run('mute', ['--exec', 'import time; time.sleep(0.5)', '--safepoint-wait', '1s']);
+    const { cli, outDir } = run('mute', ['--exec', 'import time; time.sleep(0.5)', '--safepoint-wait', '1s'], '1s');
     await cli.line(/^payload thread started/);
     const execs = (await f.cluster.containers()).filter((c) => c.agent).flatMap((c) => c.execPids);
     const agent = descendant(execs, (argv) => argv[0] === 'sh' && /\/agent\.sh$/.test(argv[1] ?? ''));

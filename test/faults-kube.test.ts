@@ -11,7 +11,7 @@ import { startCluster, type Switches } from './cluster/index.js';
 import { once } from 'node:events';
 import { CLI, FIXTURES } from './support/cli.js';
 import { ptraceSkip } from './support/ptrace.js';
-import { procState } from './support/proc.js';
+import { gate, procState } from './support/proc.js';
 import { containerPid, fixture, settleZombies, type KubeFixture } from './kube-support.js';
 import { assertAftermath, oneOfTwoRuns, printMatrix, startCli, stopRuns, threadsOf, tracerOf, until, withOtherDebugger, type Aftermath } from './faults-support.js';
 
@@ -178,9 +178,16 @@ describe('fault matrix through the emulated cluster', { skip, timeout: 240_000 }
 
   it('a payload blocked past --timeout: the agent gives up and cleans the target', async () => {
     const t = await target('app');
-    // (the agent gives up 2-3 s after its start, whole seconds: a sleep well past that)
-    const { cli, outDir } = run('app', ['--exec', 'import time; time.sleep(7)', '--timeout', '1s']);
-    await check({ fault: 'payload past --timeout', stage: 'payload running', result: await cli.done, code: 6, error: /the payload did not finish within 1s/, target: { ...t, waitMs: 15_000 }, outDir, note: 'its thread ends after its sleep' });
+    // blocked until the run has ended (a --timeout with room for a slow machine to start it)
+    const g = gate(t.pid);
+    try {
+      const { cli, outDir } = run('app', ['--exec', g.code, '--timeout', '10s']);
+      const result = await cli.done;
+      g.open();
+      await check({ fault: 'payload past --timeout', stage: 'payload running', result, code: 6, error: /the payload did not finish within 10s/, target: { ...t, waitMs: 15_000 }, outDir, note: 'its thread ends once released' });
+    } finally {
+      g.close();
+    }
   });
 
   it('an idle target blocked in one system call (accept)', async () => {
