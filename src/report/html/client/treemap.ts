@@ -44,7 +44,7 @@ function hue(s: string): number {
  * inside it; what its unlisted children and its own size add up to is one grey cell. */
 export function byDominator(t: DominatorTreeDoc): Node {
   const nodes: Node[] = t.nodes.map((n, i) => ({
-    name: n.root ?? shortName(n.type), path: `d${i}`, type: n.type, value: n.retained_size, count: undefined,
+    name: n.root?.startsWith('module ') ? n.root : n.root ? `${shortName(n.type)} (${n.root})` : shortName(n.type), path: `d${i}`, type: n.type, value: n.retained_size, count: undefined,
     detail: `${n.type} id 0x${n.id.toString(16)}${n.root ? ` (${n.root})` : ''}: retains ${size(n.retained_size)}, own ${size(n.size)}, dominates ${count(n.children)} objects directly`,
   }));
   const root: Node = { name: 'all', path: '', children: [] };
@@ -106,7 +106,7 @@ export function treemapView(data: Node, o: { name: string; measure: string; tota
     box.append(frag);
     info.textContent = focus === tree
       ? `${o.measure}: ${size(tree.value ?? 0)}${o.types ? ` in ${count(o.types)} types` : ''}. Click a group to go into it; the path above (or Escape) brings you back.`
-      : `${label(focus)}: ${size(focus.value ?? 0)}, ${pct((focus.value ?? 0) / Math.max(1, o.total))} of ${o.measure}. Escape goes back up.`;
+      : `${label(focus)}: ${size(focus.value ?? 0)}, ${pct((focus.value ?? 0) / Math.max(1, o.total))} of the whole. Escape goes back up.`;
   }
 
   function cell(n: HierarchyRectangularNode<Node>): HTMLElement {
