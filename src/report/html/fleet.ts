@@ -48,6 +48,18 @@ export function findOutliers(runs: Pick<RunDoc, 'types' | 'total'>[]): Outlier[]
   return out.sort((a, b) => b.excess - a.excess || (a.type < b.type ? -1 : 1));
 }
 
+/**
+ * The order the page shows them in: the replica that stands out most (the largest excess in all)
+ * first, and within a replica the types of the application before the builtins: a leak of
+ * `app.Order` objects shows as more bytes, lists and ints too, and the class names the code.
+ */
+export function rankOutliers(all: Outlier[]): Outlier[] {
+  const byReplica = new Map<number, number>();
+  for (const o of all) byReplica.set(o.replica, (byReplica.get(o.replica) ?? 0) + o.excess);
+  const app = (o: Outlier) => (o.type.includes('.') ? 0 : 1);
+  return [...all].sort((a, b) => byReplica.get(b.replica)! - byReplica.get(a.replica)! || a.replica - b.replica || app(a) - app(b) || b.excess - a.excess);
+}
+
 export function replicaLabel(r: RunDoc, all: RunDoc[]): string {
   if (!r.pod) return r.python ? `pid ${r.python.pid}` : r.target;
   const twin = all.some((x) => x !== r && x.pod === r.pod);
@@ -55,7 +67,7 @@ export function replicaLabel(r: RunDoc, all: RunDoc[]): string {
 }
 
 export function fleetView(target: string, runs: RunDoc[], failures: { target: string; error: string; exit_code: number }[]): FleetView {
-  const all = findOutliers(runs);
+  const all = rankOutliers(findOutliers(runs));
   const outliers: Bounded<Outlier> = { rows: all.slice(0, LIMITS.outliers), omitted: Math.max(0, all.length - LIMITS.outliers) };
   // the types that matter side by side: the outliers' first, then the largest in any replica
   const best = new Map<string, number>();

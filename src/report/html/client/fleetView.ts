@@ -12,7 +12,7 @@ export function fleetView(f: FleetView, open: (replica: number) => void): HTMLEl
       h('div', { class: 'hero-kicker', text: 'Outlier' }),
       h('h2', {}, h('button', { class: 'link replica', 'data-replica': reps[top.replica]!.label, onclick: () => open(top.replica), text: reps[top.replica]!.label }),
         ' holds ', h('b', { text: size(top.size) }), ' of ', h('code', { text: top.type })),
-      h('p', { class: 'lead', text: `${count(top.count)} objects; the other replicas' median is ${size(top.median)} (${count(top.medianCount)} objects): +${size(top.excess)}.` }),
+      h('p', { class: 'lead', text: `${count(top.count)} objects, where the other replicas' median is ${count(top.medianCount)} (${size(top.median)}). In all, ${reps[top.replica]!.label} holds +${size(f.outliers.rows.filter((o) => o.replica === top.replica).reduce((s, o) => s + o.excess, 0))} more than its siblings in these types:` }),
       h('ol', { class: 'outliers' }, f.outliers.rows.slice(0, 12).map((o) => h('li', { class: 'outlier', 'data-replica': reps[o.replica]!.label, 'data-type': o.type },
         h('span', { class: 'num', text: `+${size(o.excess)}` }), ' ', h('code', { text: o.type }), ' in ',
         h('button', { class: 'link', onclick: () => open(o.replica), text: reps[o.replica]!.label }),
@@ -26,7 +26,7 @@ export function fleetView(f: FleetView, open: (replica: number) => void): HTMLEl
     h('span', { class: 'big', text: r.total ? size(r.total.size) : r.status }), r.total ? h('span', { class: 'muted', text: `${count(r.total.count)} objects` }) : null)));
 
   const m = f.matrix;
-  const body = m.types.map((type, t) => h('tr', { 'data-row': '' },
+  const body = m.types.map((type, t) => h('tr', { 'data-row': '', hidden: t >= 30 },
     h('td', {}, h('code', { text: type })),
     h('td', { class: 'num muted', text: size(m.medians[t]!) }),
     reps.map((_, i) => {
@@ -34,7 +34,7 @@ export function fleetView(f: FleetView, open: (replica: number) => void): HTMLEl
       const med = m.medians[t]!;
       const td = h('td', { class: `num${flagged.has(`${i}\u0000${type}`) ? ' outlier-cell' : ''}`, title: `${count(m.counts[t]![i]!)} objects`, text: v ? size(v) : '\u2013' });
       const r = med > 0 ? v / med : v > 0 ? 4 : 1;
-      if (r > 1.05) td.style.background = `hsl(4 80% ${Math.max(60, 97 - Math.min(1, Math.log2(r) / 3) * 37)}%)`;
+      if (r > 1.05) td.style.background = `hsl(4 80% ${Math.max(74, 97 - Math.min(1, Math.log2(r) / 3) * 23)}%)`;
       else if (r < 0.95) td.style.background = `hsl(210 60% ${Math.max(80, 97 - Math.min(1, Math.log2(1 / Math.max(r, 0.01)) / 3) * 17)}%)`;
       return td;
     })));
@@ -42,6 +42,10 @@ export function fleetView(f: FleetView, open: (replica: number) => void): HTMLEl
     h('thead', {}, h('tr', {}, h('th', { text: 'type' }), h('th', { class: 'num', text: 'median' }),
       reps.map((r, i) => h('th', { class: 'num' }, h('button', { class: 'link', onclick: () => open(i), text: r.label }))))),
     h('tbody', {}, body)));
+  if (body.length > 30) {
+    const more = h('button', { class: 'link', onclick: () => { for (const tr of body) tr.hidden = false; more.remove(); } }, `show all ${body.length} types`);
+    grid.append(h('div', { class: 'table-foot' }, more));
+  }
 
   return h('div', { class: 'stack' }, hero,
     section(`${reps.length} replicas of ${f.target}`, cards),
