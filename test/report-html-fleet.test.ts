@@ -79,6 +79,7 @@ describe('report page of a fleet (--all-pods), in chromium', { skip, timeout: 30
     await p.page.locator('[data-view=outliers] h2 button.replica').click();
     await p.page.waitForFunction(() => location.hash === '#r1');
     assert.match(await p.page.locator('[data-view=header]').innerText(), new RegExp(`pod\\s+${LEAKY}`));
+    assert.match(await p.page.locator('[data-view=header]').innerText(), /agent image\s+\S+/);
     assert.equal(await p.page.locator('.scope.on').innerText(), LEAKY);
     await p.page.fill('input[name=filter]', 'Order');
     assert.deepEqual(await p.page.locator('[data-table=types] tbody tr[data-row] td:first-child').allInnerTexts(), ['__main__.Order']);

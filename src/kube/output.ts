@@ -57,7 +57,7 @@ export function podSubject(r: PodRunResult, target: string): Subject {
     target,
     hostPid: r.process.hostPid,
     fields: {
-      namespace: p.namespace, pod: p.name, container: p.container, node: p.node, agent_pod: r.agentPod,
+      namespace: p.namespace, pod: p.name, container: p.container, node: p.node, agent_pod: r.agentPod, ...(r.agentImage ? { agent_image: r.agentImage } : {}),
       process: { pid: r.process.pid, host_pid: r.process.hostPid, rss_bytes: r.process.rssKiB * 1024, command: r.process.command },
       ...(r.processes.length ? { processes: r.processes.map((x) => ({ pid: x.pid, host_pid: x.hostPid, rss_bytes: x.rssKiB * 1024, python: x.python, command: x.command })) } : {}),
     },
