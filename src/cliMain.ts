@@ -144,20 +144,24 @@ function stamp(d = new Date()): string {
 /** kubectl pyheap analyze FILE [-o json] [--top N]: offline, no target. */
 async function analyzeMain(argv: string[], printer: Printer): Promise<number> {
   try {
-    const a = (await yargs(argv).scriptName('kubectl pyheap analyze').usage('Usage: $0 FILE [-o json] [--top N]')
+    const a = (await yargs(argv).scriptName('kubectl pyheap analyze').usage('Usage: $0 FILE [-o json] [--top N] [--html OUT]')
       .option('output', { alias: 'o', type: 'string', default: 'table' }).option('top', { type: 'number', default: 25 })
+      .option('html', { type: 'string', describe: 'also write the report page (one self-contained HTML file) to OUT' })
       .strictOptions().help().version(false).exitProcess(false)
       .fail((msg, err) => { throw err ?? usageError(msg, 'see kubectl pyheap analyze --help'); })
-      .parseAsync()) as unknown as { _: (string | number)[]; output: string; top: number; help?: boolean };
+      .parseAsync()) as unknown as { _: (string | number)[]; output: string; top: number; html?: string; help?: boolean };
     if (argv.includes('--help') || argv.includes('-h')) return EXIT.ok;
     const file = a._.length === 1 ? String(a._[0]) : undefined;
     if (!file) throw usageError('analyze needs one snapshot file', 'write kubectl pyheap analyze DIR/snapshot.pyheap');
     if (a.output !== 'table' && a.output !== 'json') throw usageError(`-o ${a.output} is not an output format`, 'use -o table or -o json');
     if (!Number.isInteger(a.top) || a.top < 1) throw usageError('--top must be a positive whole number');
+    const html = a.html === undefined ? undefined : await (await import('./report/html/cli.js')).htmlTarget(a.html);
     const { analyzeFile, renderAnalysis } = await import('./analysis/command.js');
-    const result = await analyzeFile(file, { top: a.top });
+    const { DOMINATOR_NODES } = await import('./analysis/dominatorView.js');
+    const result = await analyzeFile(file, { top: a.top, dominatorNodes: DOMINATOR_NODES });
     if (a.output === 'json') printer.json(result);
     else printer.result(renderAnalysis(result, a.top));
+    if (html) printer.note(`report: ${(await import('./report/html/cli.js')).writeHtml(html, result)}`);
     return EXIT.ok;
   } catch (e) {
     printer.error(e);

@@ -181,7 +181,8 @@ export async function collectResults(agent: AgentSession, cfg: RunSettings & { o
     if (cfg.tasks?.snapshot) {
       deps.progress.emit({ kind: 'analysing', file: SNAPSHOT_FILE });
       const { analyzeFile } = await import('./analysis/command.js');
-      result.retained = await analyzeFile(path.join(cfg.outDir, SNAPSHOT_FILE), { top: cfg.top ?? 25 });
+      const { DOMINATOR_NODES } = await import('./analysis/dominatorView.js');
+      result.retained = await analyzeFile(path.join(cfg.outDir, SNAPSHOT_FILE), { top: cfg.top ?? 25, dominatorNodes: DOMINATOR_NODES });
     }
   }
   keepOutDir = true;

@@ -43,6 +43,7 @@ export interface KubeRunConfig extends RunSettings {
 export interface PodRunResult extends RunResult {
   pod: ResolvedPod;
   agentPod: string;
+  agentImage?: string;
   process: ProcessInfo;
   /** Every process of the container, when there was a choice to make. */
   processes: ProcessInfo[];
@@ -197,7 +198,7 @@ export async function runKube(cfg: KubeRunConfig, deps: KubeDeps): Promise<KubeR
       const outDir = multi ? path.join(cfg.outDir, choice.chosen.length > 1 || cfg.allProcesses ? `${pod.name}-pid${proc.pid}` : pod.name) : cfg.outDir;
       try {
         const r = await onProcess(proc, agent, outDir, multi ? scoped(deps.progress, label) : progress);
-        outcome.results.push({ ...r, pod, agentPod: agentName, process: proc, processes: processes.length > 1 ? processes : [] });
+        outcome.results.push({ ...r, pod, agentPod: agentName, agentImage: cfg.image, process: proc, processes: processes.length > 1 ? processes : [] });
       } catch (e) {
         outcome.failures.push({ label: `pod ${pod.namespace}/${pod.name} pid ${proc.pid}`, error: e });
       }
