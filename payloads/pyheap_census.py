@@ -224,8 +224,10 @@ def own_containers(results):
     """The ids of the containers our own data is made of (an earlier census's rows, the stacks
     taken before it): plain dicts, lists and tuples all the way down. What they hold beyond that
     (ints, strs) is then met only through the target's own objects, if it is the target's at all;
-    counted as the target's, a census's rows would be the top growers of the next one."""
+    counted as the target's, a census's rows would be the top growers of the next one. The set
+    holds its own id too."""
     ids = set()
+    ids.add(id(ids))
     stack = list(results)
     while stack:
         o = stack.pop()
@@ -244,7 +246,7 @@ def run_census(deadline, clock, own_thread, largest=20, skip=(), results=()):
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _census(deadline, clock, own_thread, largest, tuple(skip) + tuple(results), was_enabled, own_containers(results))
+        return _census(deadline, clock, own_thread, largest, skip, was_enabled, own_containers(results))
     finally:
         if was_enabled:
             gc.enable()
@@ -261,7 +263,6 @@ def _census(deadline, clock, own_thread, largest, skip, gc_enabled, own_data):
     skip = tuple(skip) + (own,)
     skip_ids = set(map(id, skip))
     skip_ids.update(own_data)
-    skip_ids.add(id(own_data))
     for d in skip:
         if isinstance(d, dict):
             skip_ids.update(id(v) for v in d.values() if getattr(v, '__globals__', None) is d)

@@ -47,7 +47,7 @@ def write_snapshot(path, own_thread, deadline, clock, skip=(), results=()):
     gc.disable()  # no collection may untrack (and so re-show) what was already written
     fd = os.open(path, os.O_WRONLY)
     try:
-        return _write(fd, own_thread, deadline, clock, tuple(skip) + tuple(results), own_containers(results))
+        return _write(fd, own_thread, deadline, clock, skip, own_containers(results))
     finally:
         os.close(fd)
         if was_enabled:
@@ -146,7 +146,6 @@ def _write(fd, own_thread, deadline, clock, skip, own_data):
     skip_ids = set(map(id, tuple(skip) + (own, roots, frame_objs, seen, tindex, info, out, counters)))
     skip_ids.update(id(v) for v in own.values() if getattr(v, '__globals__', None) is own)
     skip_ids.update(own_data)
-    skip_ids.add(id(own_data))
     frame = sys._getframe()
     while frame is not None:
         skip_ids.add(id(frame))

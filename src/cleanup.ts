@@ -33,13 +33,12 @@ export const INTERRUPTS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIG
 
 /** Calls `handler` once on the first of INTERRUPTS; returns a function that uninstalls it. */
 export function onInterrupt(handler: (signal: NodeJS.Signals) => void): () => void {
-  const signals = INTERRUPTS;
   let fired = false;
   const listener = (signal: NodeJS.Signals) => {
     if (fired) return;
     fired = true;
     handler(signal);
   };
-  for (const s of signals) process.on(s, listener);
-  return () => { for (const s of signals) process.off(s, listener); };
+  for (const s of INTERRUPTS) process.on(s, listener);
+  return () => { for (const s of INTERRUPTS) process.off(s, listener); };
 }

@@ -187,8 +187,8 @@ export async function main(argv: string[], printer: Printer): Promise<number> {
   const json = flags.output === 'json';
   // plain lines on a terminal of 0 columns (a pty nobody sized: script(1), some CI runners), where
   // a spinner cannot measure its lines (ora then clears lines without end), and on TERM=dumb,
-  // where ora would show the first step only
-  const spins = printer.streams.errIsTTY && (process.stderr.columns ?? 0) > 0 && process.env.TERM !== 'dumb';
+  // where ora would show the first step only (as it does wherever CI is set: is-interactive)
+  const spins = printer.streams.errIsTTY && (process.stderr.columns ?? 0) > 0 && process.env.TERM !== 'dumb' && !('CI' in process.env);
   const progress = createProgress(json ? 'silent' : spins ? 'spinner' : 'plain', printer);
   const cleanup = new Cleanup();
   let interrupted: NodeJS.Signals | undefined;

@@ -151,12 +151,15 @@ describe('fault matrix: the agent lost mid-run', { skip, timeout: 240_000 }, () 
   it('the agent SIGKILLed with no grace (OOM killer, old kubelet hard eviction) while gdb waits for a safe point', {
     todo: 'nothing can clean up after a SIGKILL: the breakpoint gdb left in the target turns its next allocation into a SIGTRAP (documented in the README, Safety: known limits)',
   }, async () => {
-    await f.cluster.setSwitches({ hardKill: true });
+    // a /tmp of its own: what a SIGKILLed agent leaves must not be seen by the rows checked last
+    const killedTmp = path.join(scratch, 'killed-agent-tmp');
+    mkdirSync(killedTmp);
+    await f.cluster.setSwitches({ hardKill: true, agentTmpDir: killedTmp });
     try {
       const { pid, result, outDir } = await deleteWhileWaiting();
-      await assertAftermath({ fault: 'agent pod SIGKILLed', stage: 'gdb attached', result, code: 9, error: /was deleted while the agent was at work/, target: { pid, threads: 1 }, agentTmp, agentKilled: true, kube: f, outDir });
+      await assertAftermath({ fault: 'agent pod SIGKILLed', stage: 'gdb attached', result, code: 9, error: /was deleted while the agent was at work/, target: { pid, threads: 1 }, agentTmp: killedTmp, agentKilled: true, kube: f, outDir });
     } finally {
-      await f.cluster.setSwitches({ hardKill: false });
+      await f.cluster.setSwitches({ hardKill: false, agentTmpDir: agentTmp });
     }
   });
 
