@@ -95,7 +95,7 @@ describe('--out-dir reused', { skip, timeout: 300_000 }, () => {
     const kept = tree(dir);
     const second = await pyheap(f!, ['deploy/web', '--all-pods', '--out-dir', dir]);
     assert.equal(second.code, 2, second.stderr);
-    oneLineError(second.stderr, /error: --out-dir .*fleet already holds files \(web-.*\).*; give a new or empty directory/);
+    oneLineError(second.stderr, /error: --out-dir .*fleet already holds files \(.*web-.*\).*; give a new or empty directory/);
     assert.doesNotMatch(second.stderr, /agent pod/);
     assert.deepEqual(tree(dir), kept);
     await assertNoAgentPods(f!);
