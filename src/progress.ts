@@ -12,7 +12,7 @@ export type ProgressEvent =
   | { kind: 'finding-process'; pod: string; container: string }
   | { kind: 'python'; file: string }
   | { kind: 'staged'; dir: string }
-  | { kind: 'injecting' }
+  | { kind: 'injecting'; gdb?: string }
   | { kind: 'injected'; detail: string }
   | { kind: 'running' }
   | { kind: 'copying'; bytes: number }
@@ -45,7 +45,7 @@ const TEXT: { [K in ProgressEvent['kind']]: (e: Extract<ProgressEvent, { kind: K
   'finding-process': (e) => `finding the Python process of container ${e.container} in pod ${e.pod}`,
   python: (e) => `found CPython (${e.file})`,
   staged: (e) => `payload staged in the target at ${e.dir}`,
-  injecting: () => 'injecting with gdb',
+  injecting: (e) => `injecting with gdb${e.gdb ? ` ${e.gdb}` : ''}`,
   injected: (e) => `payload thread started (${e.detail})`,
   running: () => 'payload running in the target',
   copying: (e) => `copying results (${e.bytes} bytes)`,

@@ -63,6 +63,8 @@ export interface RunResult {
   retained?: Analysis;
   /** The target's resident memory around the run, as the agent sampled it. */
   memory?: Memory;
+  /** The version of the agent's gdb. */
+  gdb?: string;
 }
 
 export interface RunDeps {
@@ -175,6 +177,7 @@ export async function collectResults(agent: AgentSession, cfg: RunSettings & { o
     outDir: cfg.outDir,
     elapsedMs: performance.now() - started,
     ...(exit.memory ? { memory: exit.memory } : {}),
+    ...(exit.gdb ? { gdb: exit.gdb } : {}),
   };
   if (cfg.mode === 'census' && status.status === 'ok') {
     result.census = await readCensus(cfg.outDir);

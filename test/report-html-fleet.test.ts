@@ -1,9 +1,11 @@
 // The fleet page of the report: three replicas of one service on the emulated cluster
 // (test/fixtures/fleet_replica.py), one of which keeps orders it should have dropped. `--all-pods`
 // writes the fleet's report.html, whose first view must name that replica and that type; each
-// replica's directory has its own page. Opened from the file in Debian's chromium.
+// replica's directory has its own page. `--all-processes` on a pre-fork server (test/fixtures/
+// forking_workers.py) puts its processes side by side the same way. Opened from the file in
+// Debian's chromium.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,17 +25,23 @@ const replica = (name: string, orders: number) => ({
   spec: { restartPolicy: 'Never', containers: [{ name: 'app', image: 'python:3.12', command: ['python', '/root/app/fleet_replica.py', String(orders)], securityContext: { runAsUser: 1000, runAsGroup: 1000 } }] },
 });
 
+// a pre-fork server: the parent holds 1000 Jobs, its two workers 1100 and 1200 (inherited + own)
+const workers = {
+  apiVersion: 'v1', kind: 'Pod', metadata: { name: 'prefork', namespace: 'default' },
+  spec: { restartPolicy: 'Never', containers: [{ name: 'app', image: 'python:3.12', command: ['python', '/root/app/forking_workers.py', '2'], securityContext: { runAsUser: 1000, runAsGroup: 1000 } }] },
+};
+
 let f: KubeFixture;
 let browser: Browser;
 before(async () => {
   if (skip) return;
   const cluster = await startCluster({
     cgroupLayout: 'cgroupfs', nodes: ['emulated-node-1', 'emulated-node-2'], switches: { agentStartDelayMs: 50 },
-    objects: [replica('shop-a', 50), replica(LEAKY, 20_000), replica('shop-c', 50)],
+    objects: [replica('shop-a', 50), replica(LEAKY, 20_000), replica('shop-c', 50), workers],
   });
   f = fixture(cluster, scratch);
   // a census of a replica that has not finished building its caches would compare nothing
-  for (const name of ['shop-a', LEAKY, 'shop-c']) {
+  for (const name of ['shop-a', LEAKY, 'shop-c', 'prefork']) {
     await waitFor(`${name} ready`, async () => (await call(f.k, 'GET', `/api/v1/namespaces/default/pods/${name}/log`)).text.includes('ready'), 60_000);
   }
   browser = await launchBrowser();
@@ -80,12 +88,42 @@ describe('report page of a fleet (--all-pods), in chromium', { skip, timeout: 30
     await p.page.waitForFunction(() => location.hash === '#r1');
     assert.match(await p.page.locator('[data-view=header]').innerText(), new RegExp(`pod\\s+${LEAKY}`));
     assert.match(await p.page.locator('[data-view=header]').innerText(), /agent image\s+\S+/);
+    assert.match(await p.page.locator('[data-view=header]').innerText(), /gdb\s+\d+\.\d+/, 'the version of the gdb that injected');
     assert.equal(await p.page.locator('.scope.on').innerText(), LEAKY);
     await p.page.fill('input[name=filter]', 'Order');
     assert.deepEqual(await p.page.locator('[data-table=types] tbody tr[data-row] td:first-child').allInnerTexts(), ['__main__.Order']);
     await shoot(p, 'fleet-replica');
     await view(p, '#fleet');
     assert.equal(await p.page.locator('[data-view=outliers]').count(), 1, 'back to the fleet');
+    assert.deepEqual(p.errors, []);
+    assert.deepEqual(new Set(p.requests), new Set([p.page.url().replace(/#.*$/, '')]));
+  });
+
+  it('--all-processes: the processes of one container side by side, each with its page', async () => {
+    const out = f.out();
+    const r = await pyheap(f, ['prefork', '--all-processes', '--out-dir', out]);
+    assert.equal(r.code, 0, r.stderr);
+    const last = r.stderr.trim().split('\n').at(-1)!;
+    assert.equal(fileURLToPath(last.replace(/^report: /, '')), path.join(out, 'report.html'));
+    const dirs = readdirSync(out).filter((d) => /^prefork-pid\d+$/.test(d));
+    assert.equal(dirs.length, 3, readdirSync(out).join(' '));
+    for (const d of dirs) assert.ok(existsSync(path.join(out, d, 'report.html')), `${d} has its own page`);
+    await assertNoAgentPods(f);
+
+    const p = await openReport(browser, last.slice('report: '.length));
+    assert.match(await p.page.locator('[data-view=outliers]').innerText(), /^NO OUTLIER\s+No type in any of the 3 processes/i);
+    const headings = await p.page.locator('section h2').allInnerTexts();
+    assert.ok(headings.includes('3 processes of pod/prefork'), `the columns are processes: ${headings.join(' | ')}`);
+    const header = await p.page.locator('[data-table=fleet] thead th').allInnerTexts();
+    const columns = header.slice(2);
+    assert.equal(columns.length, 3, header.join(' | '));
+    for (const c of columns) assert.match(c, /^prefork pid \d+$/);
+    // each process's own count of Jobs, in the cells' titles: the parent's and its workers'
+    const row = p.page.locator('[data-table=fleet] tbody tr', { hasText: '__main__.Job' }).first();
+    const counts = await row.locator('td.num').evaluateAll((tds) => tds.slice(1).map((td) => td.getAttribute('title')));
+    assert.deepEqual(counts.sort(), ['1,000 objects', '1,100 objects', '1,200 objects']);
+    assert.equal(await p.page.title(), 'pyheap: pod/prefork: 3 processes');
+    await shoot(p, 'fleet-processes');
     assert.deepEqual(p.errors, []);
     assert.deepEqual(new Set(p.requests), new Set([p.page.url().replace(/#.*$/, '')]));
   });

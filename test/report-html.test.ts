@@ -104,6 +104,7 @@ describe('report page of a real run, in chromium', { skip, timeout: 300_000 }, (
     assert.match(header, /OBJECTS\s+[\d,]+/i);
     assert.match(header, /before[\s\S]*peak[\s\S]*after/);
     assert.match(header, /What the census cannot see \(\d+ notes\)/);
+    assert.match(header, /gdb\s+\d+\.\d+/, 'the version of the gdb that injected');
     await shoot(p, 'run-types');
   });
 

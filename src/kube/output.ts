@@ -33,6 +33,7 @@ export function runDocument(r: RunResult, s: Subject, mode: 'census' | 'script')
     ...(r.status.exception ? { exception: r.status.exception } : {}),
     ...(r.memory ? { memory: { rss_before: r.memory.rssBefore, rss_after: r.memory.rssAfter, rss_peak: r.memory.rssPeak,
       extra_peak: Math.max(0, r.memory.rssPeak - r.memory.rssBefore) } } : {}),
+    ...(r.gdb ? { gdb: r.gdb } : {}),
     out_dir: r.outDir,
     elapsed_seconds: Number((r.elapsedMs / 1000).toFixed(3)),
   };

@@ -77,8 +77,10 @@ export function fleetView(target: string, runs: RunDoc[], failures: { target: st
   const maps = runs.map((r) => new Map((r.types ?? []).map((t) => [t.name, t])));
   const sizes = types.map((n) => maps.map((m) => m.get(n)?.size ?? 0));
   const counts = types.map((n) => maps.map((m) => m.get(n)?.count ?? 0));
+  const pods = new Set(runs.map((r) => r.pod ?? r.target));
   return {
     target,
+    unit: runs.length > 1 && pods.size === 1 ? 'processes' : 'replicas',
     replicas: runs.map((r) => ({
       label: replicaLabel(r, runs),
       detail: [r.node && `node ${r.node}`, r.process && `pid ${r.process.pid}`, r.python && `Python ${r.python.version}`].filter(Boolean).join(', '),

@@ -103,10 +103,11 @@ export function pageData(input: ReportInput, o: BuildOptions): PageData {
   const base = { generated: o.generated.toISOString(), tool: o.tool ?? 'kubectl-pyheap' };
   if (input.kind === 'fleet') {
     const runs = input.doc.runs;
+    const fleet = fleetView(input.doc.target, runs, input.doc.failures ?? []);
     return {
-      ...base, kind: 'fleet', title: `${input.doc.target}: ${runs.length} replicas`,
+      ...base, kind: 'fleet', title: `${input.doc.target}: ${runs.length} ${fleet.unit}`,
       runs: runs.map((r) => runView(r, replicaLabel(r, runs), LIMITS.fleetRunTypes)),
-      fleet: fleetView(input.doc.target, runs, input.doc.failures ?? []),
+      fleet,
     };
   }
   if (input.kind === 'analysis') {

@@ -74,6 +74,8 @@ export interface Outlier {
 
 export interface FleetView {
   target: string;
+  /** What the columns are: the replicas of a workload (--all-pods), or the processes of one container (--all-processes). */
+  unit: 'replicas' | 'processes';
   replicas: { label: string; detail: string; status: string; total: { count: number; size: number } | null }[];
   failures: { target: string; error: string; exitCode: number }[];
   outliers: Bounded<Outlier>;

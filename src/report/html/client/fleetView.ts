@@ -5,6 +5,7 @@ import { count, h, section, size } from './dom.js';
 
 export function fleetView(f: FleetView, open: (replica: number) => void): HTMLElement {
   const reps = f.replicas;
+  const unit = f.unit; // replicas, or processes
   const top = f.outliers.rows[0];
   const flagged = new Set(f.outliers.rows.map((o) => `${o.replica}\u0000${o.type}`));
   const hero = top
@@ -12,14 +13,14 @@ export function fleetView(f: FleetView, open: (replica: number) => void): HTMLEl
       h('div', { class: 'hero-kicker', text: 'Outlier' }),
       h('h2', {}, h('button', { class: 'link replica', 'data-replica': reps[top.replica]!.label, onclick: () => open(top.replica), text: reps[top.replica]!.label }),
         ' holds ', h('b', { text: size(top.size) }), ' of ', h('code', { text: top.type })),
-      h('p', { class: 'lead', text: `${count(top.count)} objects, where the other replicas' median is ${count(top.medianCount)} (${size(top.median)}). In all, ${reps[top.replica]!.label} holds +${size(f.outliers.rows.filter((o) => o.replica === top.replica).reduce((s, o) => s + o.excess, 0))} more than its siblings in these types:` }),
+      h('p', { class: 'lead', text: `${count(top.count)} objects, where the other ${unit}' median is ${count(top.medianCount)} (${size(top.median)}). In all, ${reps[top.replica]!.label} holds +${size(f.outliers.rows.filter((o) => o.replica === top.replica).reduce((s, o) => s + o.excess, 0))} more than its siblings in these types:` }),
       h('ol', { class: 'outliers' }, f.outliers.rows.slice(0, 12).map((o) => h('li', { class: 'outlier', 'data-replica': reps[o.replica]!.label, 'data-type': o.type },
         h('span', { class: 'num', text: `+${size(o.excess)}` }), ' ', h('code', { text: o.type }), ' in ',
         h('button', { class: 'link', onclick: () => open(o.replica), text: reps[o.replica]!.label }),
         h('span', { class: 'muted', text: ` (${size(o.size)} vs median ${size(o.median)})` })))),
       f.outliers.omitted ? h('p', { class: 'omitted', text: `${f.outliers.omitted} more outliers not shown.` }) : null)
     : h('section', { class: 'card hero ok', 'data-view': 'outliers' }, h('div', { class: 'hero-kicker', text: 'No outlier' }),
-      h('p', { class: 'lead', text: reps.length < 2 ? 'One replica only: nothing to compare it with.' : `No type in any of the ${reps.length} replicas stands far from the others' median (twice the median and at least 256 KiB more).` }));
+      h('p', { class: 'lead', text: reps.length < 2 ? 'One replica only: nothing to compare it with.' : `No type in any of the ${reps.length} ${unit} stands far from the others' median (twice the median and at least 256 KiB more).` }));
 
   const cards = h('div', { class: 'replicas' }, reps.map((r, i) => h('button', { class: `replica-card${f.outliers.rows.some((o) => o.replica === i) ? ' flagged' : ''}`, onclick: () => open(i), 'data-replica': r.label },
     h('b', { text: r.label }), h('span', { class: 'muted', text: r.detail }),
@@ -48,8 +49,8 @@ export function fleetView(f: FleetView, open: (replica: number) => void): HTMLEl
   }
 
   return h('div', { class: 'stack' }, hero,
-    section(`${reps.length} replicas of ${f.target}`, cards),
+    section(`${reps.length} ${unit} of ${f.target}`, cards),
     f.failures.length ? section('Runs that failed', h('ul', {}, f.failures.map((x) => h('li', {}, h('b', { text: x.target }), `: ${x.error} (exit ${x.exitCode})`)))) : null,
-    section('Side by side: total size of each type', h('p', { class: 'muted', text: 'Red: more than the median of the replicas, blue: less; outlined: an outlier.' }), grid,
+    section('Side by side: total size of each type', h('p', { class: 'muted', text: `Red: more than the median of the ${unit}, blue: less; outlined: an outlier.` }), grid,
       m.omitted ? h('p', { class: 'omitted', text: `${count(m.omitted)} smaller types not shown.` }) : null));
 }
