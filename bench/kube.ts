@@ -9,13 +9,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import tar from 'tar-stream';
-import { spawnCluster } from '../test/cluster/index.js';
+import { spawnCluster } from '../tools/cluster/index.js';
 import { podRunning, fromKubeconfig } from '../test/support/kube.js';
 import { KubeApi } from '../src/kube/api.js';
 import { loadKubeSettings } from '../src/kube/kubeconfig.js';
-import { agentPodManifest, createAgentPod, deletePod } from '../src/kube/agentPod.js';
+import { agentPodManifest, createAgentPod, deletePod } from '../src/agentpod/manifest.js';
 import { openExec } from '../src/kube/exec.js';
-import { extractResults } from '../src/results.js';
+import { extractResults } from '../src/collect/extract.js';
 import { cli, median, table } from './support.js';
 
 const RUNS = 7;

@@ -1,9 +1,9 @@
-// npm run demo: start the emulated Kubernetes cluster (test/cluster) with a Deployment whose
+// npm run demo: start the emulated Kubernetes cluster (tools/cluster) with a Deployment whose
 // Python service leaks, let it leak for a moment, then look inside its heap with
 // `kubectl pyheap deploy/leaky` as a user would. Needs root (namespaces, cgroups, gdb).
 // `npm run demo:pid` is the same service as a local process, inspected with pid/N.
 import { spawn } from 'node:child_process';
-import { startCluster } from '../test/cluster/index.js';
+import { startCluster } from '../tools/cluster/index.js';
 import { CLI } from '../test/support/cli.js';
 
 if (process.getuid?.() !== 0) {

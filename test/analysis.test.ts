@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { EXIT, PyheapError } from '../src/errors.js';
+import { EXIT, PyheapError } from '../src/core/errors.js';
 import { analyzeFile, renderAnalysis } from '../src/analysis/command.js';
 import { GraphBuilder } from '../src/analysis/graph.js';
 import { readSnapshot, type SnapshotSink } from '../src/analysis/reader.js';

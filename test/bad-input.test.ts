@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startCluster, type ClusterHandle } from './cluster/index.js';
+import { startCluster, type ClusterHandle } from '../tools/cluster/index.js';
 import { FIXTURES, runCli } from './support/cli.js';
 import { liveTargets, startContainer, type ContainerTarget } from './support/container.js';
 import { findInterpreters } from './support/pythons.js';

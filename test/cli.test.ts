@@ -7,8 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { CLI, runCli } from './support/cli.js';
-import { parseDuration } from '../src/duration.js';
-import { parseTarget } from '../src/target.js';
+import { parseDuration } from '../src/core/duration.js';
+import { parseTarget } from '../src/target/target.js';
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'pyheap-cli-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { after, before, describe, it } from 'node:test';
-import { startCluster, type ClusterHandle } from './cluster/index.js';
+import { startCluster, type ClusterHandle } from '../tools/cluster/index.js';
 import { call, fromKubeconfig, getPod, podRunning, waitFor, type Kube } from './support/kube.js';
 
 type Obj = Record<string, any>;

@@ -4,7 +4,7 @@
 // switches (dropped mid-stream, forbidden).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startCluster, type ClusterHandle } from './cluster/index.js';
+import { startCluster, type ClusterHandle } from '../tools/cluster/index.js';
 import { call, exec, fromKubeconfig, podRunning, waitFor, type Kube } from './support/kube.js';
 
 let cluster: ClusterHandle;

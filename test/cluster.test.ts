@@ -1,4 +1,4 @@
-// The emulated cluster (test/cluster) as real kubectl sees it: get, exec with stdout, stderr,
+// The emulated cluster (tools/cluster) as real kubectl sees it: get, exec with stdout, stderr,
 // stdin and exit codes; workload pods with their names, labels and ownerReferences; label and
 // field selectors; containers in kubelet-named cgroups; and a stop that leaves nothing behind.
 import assert from 'node:assert/strict';
@@ -7,8 +7,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { FIXTURES_DIR, spawnCluster, startCluster, type ClusterHandle } from './cluster/index.js';
-import { hierarchies } from './cluster/cgroups.js';
+import { FIXTURES_DIR, spawnCluster, startCluster, type ClusterHandle } from '../tools/cluster/index.js';
+import { hierarchies } from '../tools/cluster/cgroups.js';
 import { call, fromKubeconfig, waitFor, type Kube } from './support/kube.js';
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'pyheap-cluster-test-'));

@@ -11,7 +11,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, sy
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startCluster, type ClusterHandle } from './cluster/index.js';
+import { startCluster, type ClusterHandle } from '../tools/cluster/index.js';
 import { call, fromKubeconfig, waitFor } from './support/kube.js';
 import { ROOT } from './support/cli.js';
 

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import yargs from 'yargs';
-import { analyze, completionFlags, connectionFlags, DIRECTIVE, plan, planFor, render, type Plan } from '../src/complete.js';
+import { analyze, completionFlags, connectionFlags, DIRECTIVE, plan, planFor, render, type Plan } from '../src/cli/complete.js';
 import { CLI, ROOT } from './support/cli.js';
 
 const planOf = (...words: string[]) => planFor(words).plan;

@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { startCluster } from './cluster/index.js';
+import { startCluster } from '../tools/cluster/index.js';
 import { FIXTURES } from './support/cli.js';
 import { startContainer } from './support/container.js';
 import { findInterpreters } from './support/pythons.js';

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import os from 'node:os';
 import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { startCluster, type Switches } from './cluster/index.js';
+import { startCluster, type Switches } from '../tools/cluster/index.js';
 import { once } from 'node:events';
 import { CLI, FIXTURES } from './support/cli.js';
 import { ptraceSkip } from './support/ptrace.js';

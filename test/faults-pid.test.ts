@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import os from 'node:os';
 import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { agentPath } from './cluster/images.js';
+import { agentPath } from '../tools/cluster/images.js';
 import { FIXTURES } from './support/cli.js';
 import { liveTargets, startContainer, type ContainerTarget } from './support/container.js';
 import { procState } from './support/proc.js';

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startCluster } from './cluster/index.js';
+import { startCluster } from '../tools/cluster/index.js';
 import { FIXTURES, runCli } from './support/cli.js';
 import { liveTargets, startContainer, type ContainerTarget } from './support/container.js';
 import { healthy, tmpEntries } from './support/proc.js';

@@ -8,8 +8,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { applyOverrides, kubeconfigFiles, mergeKubeconfigs } from '../src/kube/kubeconfig.js';
-import { parseTarget } from '../src/target.js';
-import { startCluster } from './cluster/index.js';
+import { parseTarget } from '../src/target/target.js';
+import { startCluster } from '../tools/cluster/index.js';
 import { fixture, oneLineError, pyheap, type KubeFixture } from './kube-support.js';
 import { runCli } from './support/cli.js';
 

@@ -4,17 +4,17 @@
 // session cut without a status frame.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startCluster, type ClusterHandle } from './cluster/index.js';
+import { startCluster, type ClusterHandle } from '../tools/cluster/index.js';
 import { podRunning, fromKubeconfig } from './support/kube.js';
 import { PAYLOADS } from './support/cli.js';
 import { ApiRefusal } from '../src/kube/api.js';
 import { apiError } from '../src/kube/apiErrors.js';
 import { KubeApi } from '../src/kube/api.js';
 import { loadKubeSettings } from '../src/kube/kubeconfig.js';
-import { agentPodManifest, createAgentPod, deletePod } from '../src/kube/agentPod.js';
-import { findPidsFiles, packBundle, sessionCommand } from '../src/kube/bundle.js';
+import { agentPodManifest, createAgentPod, deletePod } from '../src/agentpod/manifest.js';
+import { findPidsFiles, packBundle, sessionCommand } from '../src/inject/bundle.js';
 import { openExec, type ExecSession } from '../src/kube/exec.js';
-import { parseProcesses } from '../src/kube/pids.js';
+import { parseProcesses } from '../src/inject/pids.js';
 
 const skip = process.getuid?.() === 0 ? false : 'needs root';
 let cluster: ClusterHandle;

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { startCluster } from './cluster/index.js';
+import { startCluster } from '../tools/cluster/index.js';
 import { ptraceSkip } from './support/ptrace.js';
 import { call } from './support/kube.js';
 import { settleZombies, agentPods, assertNoAgentPods, bundleDirsLeft, assertUnharmed, containerPid, fixture, oneLineError, pyheap, startPyheap, type KubeFixture } from './kube-support.js';

@@ -10,12 +10,12 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { createCgroup, killCgroup, removeCgroup } from './cluster/cgroups.js';
+import { createCgroup, killCgroup, removeCgroup } from '../tools/cluster/cgroups.js';
 import { FIXTURES, PAYLOADS } from './support/cli.js';
 import { liveTargets, startContainer } from './support/container.js';
 import { findInterpreters } from './support/pythons.js';
-import { chooseProcesses, parseProcesses, type ProcessInfo } from '../src/kube/pids.js';
-import { packBundle, sessionCommand } from '../src/kube/bundle.js';
+import { chooseProcesses, parseProcesses, type ProcessInfo } from '../src/inject/pids.js';
+import { packBundle, sessionCommand } from '../src/inject/bundle.js';
 
 const root = process.getuid?.() === 0;
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'pyheap-kube-pids-'));

@@ -1,5 +1,5 @@
 // Least privilege: kubectl pyheap run as a user who has exactly what manifests/rbac.yaml grants,
-// on the emulated cluster enforcing RBAC (test/cluster/rbac.ts). Every flow works with it (a
+// on the emulated cluster enforcing RBAC (tools/cluster/rbac.ts). Every flow works with it (a
 // census with the agent in pyheap-agents or, where bound, in the target's namespace, deploy/,
 // -l --all-pods, sts/, ds/, rs/, --dry-run, --cleanup); then each permission of rbac.yaml is
 // removed in turn: exit code 9, one line naming the verb, the resource and the namespace, no
@@ -12,9 +12,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadAll } from 'js-yaml';
-import { startCluster } from './cluster/index.js';
-import { Rbac, rbacObjects, type RbacPolicy } from './cluster/rbac.js';
-import { ApiError } from './cluster/status.js';
+import { startCluster } from '../tools/cluster/index.js';
+import { Rbac, rbacObjects, type RbacPolicy } from '../tools/cluster/rbac.js';
+import { ApiError } from '../tools/cluster/status.js';
 import { ptraceSkip } from './support/ptrace.js';
 import { ROOT } from './support/cli.js';
 import { call, type Kube } from './support/kube.js';
@@ -269,7 +269,7 @@ describe('kubectl pyheap with exactly manifests/rbac.yaml', { skip, timeout: 180
   });
 });
 
-describe('the emulator\'s RBAC (test/cluster/rbac.ts)', () => {
+describe('the emulator\'s RBAC (tools/cluster/rbac.ts)', () => {
   const G = 'rbac.authorization.k8s.io';
   const role = (kind: string, name: string, rules: Obj[], namespace?: string) => ({ apiVersion: `${G}/v1`, kind, metadata: { name, ...(namespace ? { namespace } : {}) }, rules });
   const bind = (kind: string, name: string, roleKind: string, roleName: string, subjects: Obj[], namespace?: string) => ({

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startCluster } from './cluster/index.js';
+import { startCluster } from '../tools/cluster/index.js';
 import { ptraceSkip } from './support/ptrace.js';
 import { call } from './support/kube.js';
 import { settleZombies, assertNoAgentPods, assertUnharmed, bundleDirsLeft, containerPid, fixture, pods, pyheap, type KubeFixture } from './kube-support.js';

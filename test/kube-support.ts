@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import type { ClusterHandle } from './cluster/index.js';
+import type { ClusterHandle } from '../tools/cluster/index.js';
 import { CLI, runCli, type CliResult } from './support/cli.js';
 import { call, fromKubeconfig, type Kube } from './support/kube.js';
 import { healthy, tmpEntries } from './support/proc.js';

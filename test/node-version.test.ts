@@ -6,7 +6,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { MIN_NODE, nodeTooOld } from '../src/nodeVersion.js';
+import { MIN_NODE, nodeTooOld } from '../src/core/nodeVersion.js';
 import { CLI, ROOT } from './support/cli.js';
 
 /** An installed Node older than MIN_NODE: on PATH or at Debian's path, outside node_modules. */

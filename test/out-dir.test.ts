@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startCluster } from './cluster/index.js';
+import { startCluster } from '../tools/cluster/index.js';
 import { FIXTURES, runCli } from './support/cli.js';
 import { startContainer, type ContainerTarget } from './support/container.js';
 import { findInterpreters } from './support/pythons.js';

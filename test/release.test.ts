@@ -19,8 +19,8 @@ import { COMPLETION_SCRIPT } from '../scripts/release/completion.js';
 import { archiveName, PLATFORMS, platformId } from '../scripts/release/platforms.js';
 import { release, ROOT, type ReleaseResult } from '../scripts/release/main.js';
 import { sharedRelease } from '../scripts/release/shared.js';
-import { EXTRACT_PREFIX } from '../src/payloads.js';
-import { startCluster } from './cluster/index.js';
+import { EXTRACT_PREFIX } from '../src/inject/payloads.js';
+import { startCluster } from '../tools/cluster/index.js';
 import { assertNoAgentPods, fixture, settleZombies, type KubeFixture } from './kube-support.js';
 import { FIXTURES } from './support/cli.js';
 import { liveTargets, startContainer } from './support/container.js';
@@ -198,7 +198,7 @@ interface Context { exe: string; dir: string; env: Record<string, string>; t: St
 
 /**
  * How the end-to-end suite reaches a Python target: a process of this machine (pid/N), and a
- * pod of the emulated cluster (test/cluster, started here; its API server runs in this process).
+ * pod of the emulated cluster (tools/cluster, started here; its API server runs in this process).
  * Each way gets the same checks, and may add its own (`more`).
  */
 interface Way {

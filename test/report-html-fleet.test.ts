@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { startCluster } from './cluster/index.js';
+import { startCluster } from '../tools/cluster/index.js';
 import { ptraceSkip } from './support/ptrace.js';
 import { call, waitFor } from './support/kube.js';
 import { browserSkip, launchBrowser, openReport, shoot, view } from './support/browser.js';

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findInterpreters } from './support/pythons.js';
 import { whyNoPtrace } from './support/ptrace.js';
-import { leftoverCgroups, sweepStaleCgroups } from './cluster/cgroups.js';
+import { leftoverCgroups, sweepStaleCgroups } from '../tools/cluster/cgroups.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const only = process.argv.slice(2);
@@ -34,7 +34,7 @@ function leftovers(): string[] {
   const found: string[] = [];
   const ps = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
   for (const line of ps.split('\n')) {
-    if (/\/root\/app\/|pyheap-agent|agent\.sh|inject-x86_64\.gdb|test\/cluster\/main\.js/.test(line) && !line.includes('ps -eo')) found.push(`process: ${line.trim()}`);
+    if (/\/root\/app\/|pyheap-agent|agent\.sh|inject-[\w-]+\.gdb|tools\/cluster\/main\.js/.test(line) && !line.includes('ps -eo')) found.push(`process: ${line.trim()}`);
   }
   // anything still in an emulated container's cgroup, and the cgroups themselves
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
@@ -49,7 +49,7 @@ function leftovers(): string[] {
 }
 function sweepStale(): string[] {
   const ps = execFileSync('ps', ['-eo', 'args='], { encoding: 'utf8' });
-  if (!/test\/cluster\/main\.js|pyheap-agent|agent\.sh/.test(ps)) {
+  if (!/tools\/cluster\/main\.js|pyheap-agent|agent\.sh/.test(ps)) {
     // no emulator or agent runs: temp dirs of earlier runs are garbage
     for (const f of readdirSync('/tmp')) {
       if (/^(pyheap-cluster-|pyheap-agent\.|\.pyheap-|pyheap-exec-|pyheap-faults-)/.test(f)) {

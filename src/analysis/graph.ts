@@ -1,6 +1,6 @@
 // The object graph of a snapshot in typed arrays (compressed sparse rows): a few bytes per object
 // and per reference, so that a heap of millions of objects fits in a few hundred MB.
-import { EXIT, PyheapError } from '../errors.js';
+import { EXIT, PyheapError } from '../core/errors.js';
 import { IdIndex } from './idIndex.js';
 import type { SnapshotSink } from './reader.js';
 

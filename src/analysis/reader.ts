@@ -1,7 +1,7 @@
 // Streaming reader of a heap snapshot file (payloads/SNAPSHOT.md): checks every record and
 // hands the contents to a sink in pieces, so that memory stays at one buffer whatever the size.
 import { promises as fs } from 'node:fs';
-import { EXIT, PyheapError } from '../errors.js';
+import { EXIT, PyheapError } from '../core/errors.js';
 import { END_BYTES, HEADER_BYTES, KIND, MAGIC, MAX_HIGH_WORD, OBJECT_BYTES, REFERENCE_BYTES, TWO_32, VERSION } from './format.js';
 
 /** Receives a snapshot record by record. Pieces are views into a reused buffer: copy them. */

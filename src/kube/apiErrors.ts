@@ -1,7 +1,7 @@
 // Turns what the API server says (a metav1.Status, or no answer at all) into one PyheapError
 // that names the cause and the fix: the verb and resource RBAC refused, the namespace label
 // Pod Security needs, the credentials that were rejected.
-import { EXIT, PyheapError, type Stage } from '../errors.js';
+import { EXIT, PyheapError, type Stage } from '../core/errors.js';
 import { ApiRefusal, ApiUnreachable } from './api.js';
 
 const RBAC = /User "([^"]*)" cannot (\S+) resource "([^"]+)" in API group "([^"]*)"(?: in the namespace "([^"]+)"| at the cluster scope)?/;

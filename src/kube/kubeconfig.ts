@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type { Cluster, Context, User } from '@kubernetes/client-node/dist/config_types.js';
-import { EXIT, PyheapError, usageError } from '../errors.js';
+import { EXIT, PyheapError, usageError } from '../core/errors.js';
 
 export interface KubeFlags {
   kubeconfig?: string;

@@ -2,7 +2,7 @@
 // namespaces (it is PID 1 there), a private tmpfs /tmp, a non-root uid, optionally a
 // read-only root and a cgroup named like a kubelet's. pyenv's interpreters live in root's
 // private home, so the target gets a view of them: a tmpfs over /root with pyenv bound in.
-// The emulated cluster (test/cluster) runs its containers with this too, with a `command`
+// The emulated cluster (tools/cluster) runs its containers with this too, with a `command`
 // resolved on a PATH where python, python3 and python3.X are the chosen interpreter.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';

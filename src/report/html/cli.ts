@@ -2,7 +2,7 @@
 // writing of it; bad paths are one usage error that names the flag.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { usageError } from '../../errors.js';
+import { usageError } from '../../core/errors.js';
 import { REPORT_FILE, reportUrl, writeReportFile } from './write.js';
 
 /** OUT, or OUT/report.html when OUT is a directory; its directory must exist. */
