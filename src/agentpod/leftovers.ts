@@ -3,7 +3,8 @@
 import { EXIT, PyheapError } from '../core/errors.js';
 import type { Api } from '../kube/api.js';
 import { apiError } from '../kube/apiErrors.js';
-import { AGENT_SELECTOR, RUN_LABEL, deletePod } from './manifest.js';
+import { AGENT_SELECTOR, RUN_LABEL } from './manifest.js';
+import { deletePod } from './lifecycle.js';
 
 type Obj = Record<string, any>;
 

@@ -1,11 +1,7 @@
-// The agent pod: built by a pure function (pinned to the target's node, hostPID, privileged,
-// tolerating every taint, no service-account token, never restarted, a deadline as dead-man
-// switch, no sidecar injection, labels to find leftovers), sent by one small function after a
-// server-side dry run, and deleted with grace 0.
+// The agent pod's manifest, built by a pure function: pinned to the target's node, hostPID,
+// privileged, tolerating every taint, no service-account token, never restarted, a deadline as
+// dead-man switch, no sidecar injection, labels to find leftovers. Sent by agentpod/lifecycle.ts.
 import { readFileSync } from 'node:fs';
-import { EXIT, PyheapError } from '../core/errors.js';
-import type { Api } from '../kube/api.js';
-import { apiError, rbacError, type Refused } from '../kube/apiErrors.js';
 
 type Obj = Record<string, any>;
 
@@ -110,77 +106,4 @@ export function agentPodManifest(s: AgentPodSpec): Obj {
       }],
     },
   };
-}
-
-/** What a run does with its agent pod: create it (the server-side dry run checks that too, with
- * Pod Security), wait for it to run, exec in it (WebSocket exec is a `get`; Kubernetes 1.35+
- * also checks `create`, which the exec itself reports, before the pod is deleted), delete it. */
-const AGENT_ACCESS: Refused[] = [
-  { verb: 'create', resource: 'pods', group: '' },
-  { verb: 'get', resource: 'pods', group: '' },
-  { verb: 'get', resource: 'pods/exec', group: '' },
-  { verb: 'delete', resource: 'pods', group: '' },
-];
-
-/** Before creating the agent pod, asks the API server whether it could be waited for, exec'd
- * into and deleted (SelfSubjectAccessReview, which every user may create, as kubectl auth
- * can-i does): a run must never leave behind a privileged pod it cannot delete. A server that
- * gives no answer stops nothing: then the calls themselves say what is refused. */
-export async function checkAgentAccess(api: Api, namespace: string): Promise<void> {
-  const answers = await Promise.all(AGENT_ACCESS.map(async (a) => {
-    const [resource, subresource] = a.resource.split('/');
-    try {
-      const review = await api.request('POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', { body: {
-        apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview',
-        spec: { resourceAttributes: { namespace, verb: a.verb, group: a.group, resource, ...(subresource ? { subresource } : {}) } },
-      } });
-      return review.status?.allowed === false ? a : undefined;
-    } catch {
-      return undefined;
-    }
-  }));
-  const refused = answers.find((a) => a !== undefined);
-  if (!refused) return;
-  const err = rbacError('agent', { ...refused, namespace }, { after: ', so the agent pod was not created' });
-  throw refused.verb === 'create' ? elsewhere(err) : err;
-}
-
-/** Creating pods is refused in this namespace: another one may do. */
-const elsewhere = (err: PyheapError, cause?: unknown) => new PyheapError(err.stage, err.message, {
-  hint: `${err.hint}, or run the agent where you may create pods with --agent-namespace NS`, exitCode: err.exitCode, cause: cause ?? err, ...(err.reason ? { reason: err.reason } : {}) });
-
-/** A server-side dry run (admission, Pod Security, RBAC, quota), then the real create. */
-export async function createAgentPod(api: Api, manifest: Obj, onCreating: () => void): Promise<Obj> {
-  const ns = manifest.metadata.namespace as string;
-  const path = `/api/v1/namespaces/${ns}/pods`;
-  try {
-    await api.request('POST', path, { query: { dryRun: 'All' }, body: manifest });
-  } catch (e) {
-    const err = apiError(e, 'agent', `create the agent pod in namespace ${ns}`);
-    throw /RBAC refuses/.test(err.message) ? elsewhere(err, e) : err;
-  }
-  onCreating(); // the deletion is registered before the create is sent: an interrupt may come in between
-  try {
-    return await api.request('POST', path, { body: manifest });
-  } catch (e) {
-    // refused after its dry run passed (a webhook that skips dry runs, a quota used up meanwhile)
-    const err = apiError(e, 'agent', `create the agent pod in namespace ${ns}`);
-    if (err.reason !== 'api-refused') throw err;
-    throw new PyheapError('agent', `the agent pod was not created: ${err.message}`, { ...(err.hint ? { hint: err.hint } : {}), exitCode: err.exitCode, cause: e, reason: err.reason });
-  }
-}
-
-/** Deletes a pod at once; a pod that is already gone is fine. */
-export async function deletePod(api: Api, namespace: string, name: string): Promise<boolean> {
-  try {
-    await api.request('DELETE', `/api/v1/namespaces/${namespace}/pods/${name}`, {
-      query: { gracePeriodSeconds: '0' },
-      body: { apiVersion: 'v1', kind: 'DeleteOptions', gracePeriodSeconds: 0, propagationPolicy: 'Background' },
-    });
-    return true;
-  } catch (e) {
-    const err = apiError(e, 'cleanup', `delete pod ${name} in namespace ${namespace}`);
-    if (err.exitCode === EXIT.notFound) return false;
-    throw err;
-  }
 }

@@ -3,13 +3,14 @@
 import type { Cleanup } from '../core/cleanup.js';
 import type { Printer } from '../core/printer.js';
 import type { Progress } from '../core/progress.js';
-import type { RunSettings } from '../run/local.js';
+import type { RunSettings } from '../inject/request.js';
 import { describeTarget, type Target } from '../target/target.js';
 import { PyheapError } from '../core/errors.js';
 import { KubeApi } from '../kube/api.js';
 import { cleanupLeftovers } from '../agentpod/leftovers.js';
 import { loadKubeSettings, type KubeFlags } from '../kube/kubeconfig.js';
-import { reportRun, reportRuns, podSubject } from '../report/print.js';
+import { reportRun, reportRuns } from '../report/print.js';
+import { podSubject } from '../report/document.js';
 import { newRunId, planKubeRun, runKube, type KubeRunConfig, type KubeRunOutcome } from '../run/pod.js';
 import type { ResolveOptions } from '../target/resolve.js';
 

@@ -1,9 +1,8 @@
-// Turns the files the payload produced into the report: a pympler-like table for people and
-// one JSON document for programs.
+// The files a payload run leaves in the output directory (its status, stdout and stderr under
+// .pyheap/, census.json and what PYHEAP_OUT held), their shapes, and how they are read.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { EXIT, PyheapError } from '../core/errors.js';
-import type { Findings } from '../report/findings.js';
 
 export interface PythonInfo { version: string; implementation: string; pid: number; executable: string }
 export interface TypeRow { name: string; count: number; size: number }
@@ -24,6 +23,27 @@ export interface Census extends Findings {
   gc: { tracked: number; frozen: number; enabled: boolean };
   census_seconds: number;
   notes: string[];
+}
+
+// what the leak-finding options add to census.json (growth, referrer chains, thread stacks,
+// allocation sites, the snapshot's numbers)
+export interface GrowthRow { name: string; count_delta: number; size_delta: number; count: number; size: number }
+export interface Referrers { type: string; chains: string[][] }
+export interface Frame { file: string; line: number; function: string }
+export interface Thread { name: string; ident: number; daemon: boolean | null; frames: Frame[] }
+export interface Site { file: string; line: number; size_delta: number; count_delta: number; size: number; count: number }
+export interface Trace { seconds: number; by_size: Site[]; by_count: Site[]; note: string }
+export interface SnapshotInfo { objects: number; references: number; seconds: number; types: number }
+
+/** The optional parts of census.json. */
+export interface Findings {
+  growth?: GrowthRow[];
+  growth_seconds?: number;
+  growth_total?: { count_delta: number; size_delta: number };
+  referrers?: Referrers[];
+  threads?: Thread[];
+  trace?: Trace;
+  snapshot?: SnapshotInfo;
 }
 
 export const CONTROL_DIR = '.pyheap';
@@ -55,39 +75,4 @@ export const readCensus = (outDir: string) => readJson<Census>(path.join(outDir,
 
 export async function readText(outDir: string, name: string): Promise<string> {
   return fs.readFile(path.join(outDir, CONTROL_DIR, name), 'utf8').catch(() => '');
-}
-
-export function humanSize(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
-  return i === 0 ? `${v} B` : `${v.toFixed(2)} ${units[i]}`;
-}
-
-const group = (n: number) => n.toLocaleString('en-US');
-
-export function censusTable(c: Census, python: PythonInfo | undefined, label: string, top: number): string {
-  const rows = c.types.slice(0, top);
-  const w = Math.max(28, ...rows.map((r) => r.name.length));
-  const head = python
-    ? `${label}: Python ${python.version} (pid ${python.pid} in its namespace, ${python.executable})`
-    : label;
-  const lines = [
-    head,
-    `${group(c.total.count)} objects, ${humanSize(c.total.size)} in total; ${group(c.gc.tracked)} tracked by the GC` +
-      (c.gc.frozen ? `, ${group(c.gc.frozen)} frozen (gc.freeze) and not counted` : '') +
-      `; counted in ${c.census_seconds.toFixed(2)} s`,
-    '',
-    `${'types'.padStart(w)} | ${'# objects'.padStart(11)} | ${'total size'.padStart(12)}`,
-    `${'='.repeat(w)} | ${'='.repeat(11)} | ${'='.repeat(12)}`,
-    ...rows.map((r) => `${r.name.padStart(w)} | ${String(r.count).padStart(11)} | ${humanSize(r.size).padStart(12)}`),
-  ];
-  if (c.types.length > rows.length) lines.push(`(${c.types.length - rows.length} more types; --top to show more, -o json for all)`);
-  if (c.largest.length) {
-    lines.push('', 'largest objects:');
-    for (const l of c.largest.slice(0, Math.min(10, top))) lines.push(`  ${humanSize(l.size).padStart(12)}  ${l.type}  id=0x${l.id.toString(16)}`);
-  }
-  lines.push('', ...c.notes.map((n) => `note: ${n}`));
-  return lines.join('\n');
 }

@@ -2,7 +2,7 @@
 // agent pod (which sees the node's PIDs) and chooses among what it lists: --pid N (as seen
 // inside the container), --all-processes, or else the largest Python process by RSS.
 import { EXIT, PyheapError } from '../core/errors.js';
-import { humanSize } from '../collect/files.js';
+import { humanSize } from '../core/units.js';
 import type { Api } from '../kube/api.js';
 import { apiError } from '../kube/apiErrors.js';
 import { packBundle, sessionCommand, type BundleFile } from './bundle.js';

@@ -9,6 +9,7 @@ import type { Api } from '../kube/api.js';
 import { apiError } from '../kube/apiErrors.js';
 import { BUNDLE_DIR, sessionCommand } from './bundle.js';
 import { openExec, type ExecTarget } from '../kube/exec.js';
+import { agentPodGone } from '../agentpod/lifecycle.js';
 
 /** How long a stopping agent gets before the socket is closed under it. */
 const STOP_GRACE_MS = 20_000;
@@ -66,48 +67,4 @@ export async function startPodAgent(api: Api, agentPod: ExecTarget, bundle: Buff
       setTimeout(() => session.close(), STOP_GRACE_MS).unref();
     },
   };
-}
-
-/** Why the agent pod is no longer there to run the agent (deleted, evicted, past its deadline),
- * or undefined while it still runs (asked again for up to `waitMs`) or cannot be asked. */
-export async function agentPodGone(api: Api, namespace: string, name: string, waitMs = 0): Promise<PyheapError | undefined> {
-  let pod: Record<string, any>;
-  for (const end = Date.now() + waitMs; ;) {
-    try {
-      pod = await api.request('GET', `/api/v1/namespaces/${namespace}/pods/${name}`);
-    } catch (e) {
-      return apiError(e, 'agent', `get the agent pod ${name}`).exitCode === EXIT.notFound ? deletedError(name) : undefined;
-    }
-    if (pod.metadata?.deletionTimestamp || ['Failed', 'Succeeded'].includes(pod.status?.phase) || Date.now() >= end) break;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  const phase = pod.status?.phase;
-  if (pod.metadata?.deletionTimestamp) return deletedError(name);
-  if (phase !== 'Failed' && phase !== 'Succeeded') return undefined;
-  const reason = pod.status?.reason as string | undefined;
-  const why = [reason, pod.status?.message?.trim()].filter(Boolean).join(': ') || `phase ${phase}`;
-  const what = reason === 'Evicted' ? 'was evicted from its node' : reason === 'DeadlineExceeded' ? 'reached its activeDeadlineSeconds' : 'ended';
-  return new PyheapError('agent', `the agent pod ${name} ${what} while the agent was at work (${why})`, {
-    hint: reason === 'Evicted' ? `node ${pod.spec?.nodeName} is short of resources; retry when it has room` : 'retry', exitCode: EXIT.kube });
-}
-
-function deletedError(name: string): PyheapError {
-  return new PyheapError('agent', `the agent pod ${name} was deleted while the agent was at work`, {
-    hint: 'someone (or kubectl pyheap --cleanup) deleted it; retry', exitCode: EXIT.kube });
-}
-
-/** After a session broke, waits (bounded) until the agent in the pod has cleaned up after itself:
- * pod_session.sh saw its stdin end, stopped agent.sh gently and removed its bundle directory.
- * Deleting the pod before that could kill the agent in the middle of its cleanup. */
-export async function waitForAgentsToFinish(api: Api, agentPod: ExecTarget, runId: string, timeoutMs = 15_000): Promise<void> {
-  const tenths = String(Math.ceil(timeoutMs / 100));
-  const script = 'i=0; while ls -d "${TMPDIR:-/tmp}"/pyheap-agent.bundle-"$1".* >/dev/null 2>&1; do [ "$i" -ge "$2" ] && exit 1; sleep 0.1; i=$((i + 1)); done';
-  const session = await openExec(api, agentPod, ['sh', '-c', script, 'sh', runId, tenths]).catch(() => undefined);
-  if (!session) return;
-  session.stdout.resume();
-  session.stderr.resume();
-  const timer = setTimeout(() => session.close(), timeoutMs + 5000);
-  await session.done;
-  clearTimeout(timer);
-  session.close();
 }

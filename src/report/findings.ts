@@ -1,26 +1,8 @@
-// What the leak-finding options add to a census (growth, referrer chains, thread stacks,
-// allocation sites, retained sizes) and how each is shown to a person. The JSON document carries
-// them as the payload wrote them.
-import { humanSize } from '../collect/files.js';
-
-export interface GrowthRow { name: string; count_delta: number; size_delta: number; count: number; size: number }
-export interface Referrers { type: string; chains: string[][] }
-export interface Frame { file: string; line: number; function: string }
-export interface Thread { name: string; ident: number; daemon: boolean | null; frames: Frame[] }
-export interface Site { file: string; line: number; size_delta: number; count_delta: number; size: number; count: number }
-export interface Trace { seconds: number; by_size: Site[]; by_count: Site[]; note: string }
-export interface SnapshotInfo { objects: number; references: number; seconds: number; types: number }
-
-/** The optional parts of census.json. */
-export interface Findings {
-  growth?: GrowthRow[];
-  growth_seconds?: number;
-  growth_total?: { count_delta: number; size_delta: number };
-  referrers?: Referrers[];
-  threads?: Thread[];
-  trace?: Trace;
-  snapshot?: SnapshotInfo;
-}
+// How what the leak-finding options add to a census (growth, referrer chains, thread stacks,
+// allocation sites) is shown to a person; their shapes are in collect/files.ts, and the JSON
+// document carries them as the payload wrote them.
+import { humanSize } from '../core/units.js';
+import type { Findings } from '../collect/files.js';
 
 const signed = (n: number) => (n > 0 ? `+${n}` : String(n));
 const signedSize = (n: number) => (n > 0 ? `+${humanSize(n)}` : n < 0 ? `-${humanSize(-n)}` : '0 B');

@@ -1,69 +1,22 @@
-// What a run shows: the census table or the script's output for people, one JSON document for
-// programs. The document of a pid/N run and of a pod run are the same, a pod's adding where it
-// ran (namespace, pod, container, node, process); several runs are compared side by side.
+// What a run shows: the census table (report/tables.ts), the findings and the script's output for
+// people, or the one JSON document for programs (report/document.ts); several runs are compared
+// side by side (report/compare.ts). Returns the exit code.
 import { EXIT, PyheapError, type ExitCode } from '../core/errors.js';
 import type { Printer } from '../core/printer.js';
-import { censusTable, humanSize } from '../collect/files.js';
+import { censusTable } from './tables.js';
+import { humanSize } from '../core/units.js';
 import type { Memory } from '../inject/protocol.js';
 import { findingsText } from './findings.js';
 import { renderAnalysis } from '../analysis/command.js';
-import type { RunResult } from '../run/local.js';
+import type { RunResult } from '../collect/collect.js';
 import { comparisonTable } from './compare.js';
-import type { KubeRunOutcome, PodRunResult } from '../run/pod.js';
+import type { KubeRunOutcome } from '../run/pod.js';
 import path from 'node:path';
 import { reportUrl, saveReport } from './html/write.js';
+import { podSubject, runDocument, type Subject } from './document.js';
 
-type Obj = Record<string, unknown>;
 
 export interface ReportOptions { mode: 'census' | 'script'; json: boolean; top: number }
-
-/** Who was inspected: the table's heading, and the pid/N fields of the document. */
-export interface Subject { label: string; target: string; hostPid: number; fields?: Obj }
-
-export function runDocument(r: RunResult, s: Subject, mode: 'census' | 'script'): Obj {
-  return {
-    target: s.target,
-    ...s.fields,
-    run_id: r.status.run_id,
-    python: r.status.python ? { ...r.status.python, pid: s.hostPid, namespace_pid: r.status.python.pid } : null,
-    status: r.status.status,
-    ...(r.census ? { total: r.census.total, types: r.census.types, largest: r.census.largest, gc: r.census.gc, census_seconds: r.census.census_seconds, notes: r.census.notes } : {}),
-    ...(r.census ? findingsDocument(r) : {}),
-    ...(mode === 'script' ? { stdout: r.stdout, stderr: r.stderr, files: r.files } : {}),
-    ...(r.status.exception ? { exception: r.status.exception } : {}),
-    ...(r.memory ? { memory: { rss_before: r.memory.rssBefore, rss_after: r.memory.rssAfter, rss_peak: r.memory.rssPeak,
-      extra_peak: Math.max(0, r.memory.rssPeak - r.memory.rssBefore) } } : {}),
-    ...(r.gdb ? { gdb: r.gdb } : {}),
-    out_dir: r.outDir,
-    elapsed_seconds: Number((r.elapsedMs / 1000).toFixed(3)),
-  };
-}
-
-/** growth, referrers, threads, trace, snapshot and retained sizes, where they were asked for. */
-function findingsDocument(r: RunResult): Obj {
-  const c = r.census!;
-  const pick = <K extends keyof typeof c>(k: K) => (c[k] !== undefined ? { [k]: c[k] } : {});
-  return {
-    ...pick('growth'), ...pick('growth_seconds'), ...pick('growth_total'), ...pick('referrers'),
-    ...pick('threads'), ...pick('trace'), ...pick('snapshot'),
-    ...(r.retained ? { retainers: r.retained.retainers, retained_by_type: r.retained.retained_by_type, snapshot_analysis: r.retained.snapshot, analysis_seconds: r.retained.analysis_seconds,
-      ...(r.retained.dominator_tree ? { dominator_tree: r.retained.dominator_tree } : {}) } : {}),
-  };
-}
-
-export function podSubject(r: PodRunResult, target: string): Subject {
-  const p = r.pod;
-  return {
-    label: `pod ${p.namespace}/${p.name} (container ${p.container}, node ${p.node})`,
-    target,
-    hostPid: r.process.hostPid,
-    fields: {
-      namespace: p.namespace, pod: p.name, container: p.container, node: p.node, agent_pod: r.agentPod, ...(r.agentImage ? { agent_image: r.agentImage } : {}),
-      process: { pid: r.process.pid, host_pid: r.process.hostPid, rss_bytes: r.process.rssKiB * 1024, command: r.process.command },
-      ...(r.processes.length ? { processes: r.processes.map((x) => ({ pid: x.pid, host_pid: x.hostPid, rss_bytes: x.rssKiB * 1024, python: x.python, command: x.command })) } : {}),
-    },
-  };
-}
 
 /** What the run cost the target, in resident memory (sampled by the agent every 50 ms). */
 export function memoryLine(m: Memory): string {

@@ -7,19 +7,23 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { ProcessInfo } from '../inject/pids.js';
 import { chooseProcesses, listContainerProcesses } from '../inject/pids.js';
-import { AGENT_CONTAINER, agentPodManifest, checkAgentAccess, createAgentPod, deletePod } from '../agentpod/manifest.js';
-import { apiError } from '../kube/apiErrors.js';
-import { EXIT, PyheapError } from '../core/errors.js';
+import { AGENT_CONTAINER, agentPodManifest } from '../agentpod/manifest.js';
+import { checkAgentAccess } from '../agentpod/access.js';
+import { createAgentPod, deletePod } from '../agentpod/lifecycle.js';
+import { PyheapError } from '../core/errors.js';
 import { agentFiles, findPidsFiles, packBundle } from '../inject/bundle.js';
-import { startPodAgent, waitForAgentsToFinish } from '../inject/podSession.js';
+import { startPodAgent } from '../inject/podSession.js';
+import { waitForAgentsToFinish } from '../agentpod/lifecycle.js';
 import { resolveTarget, type ResolvedPod, type ResolveOptions } from '../target/resolve.js';
 import { waitForAgentPod } from '../agentpod/wait.js';
+import { leftBehindError } from '../agentpod/lifecycle.js';
 import type { Cleanup } from '../core/cleanup.js';
 import type { Api } from '../kube/api.js';
 import type { ExecTarget } from '../kube/exec.js';
 import { payloadDir } from '../inject/payloads.js';
 import { scoped } from '../core/progress.js';
-import { agentBoundMs, agentRequest, collectResults, type RunDeps, type RunResult, type RunSettings } from './local.js';
+import { agentBoundMs, agentRequest, type RunSettings } from '../inject/request.js';
+import { collectResults, type RunDeps, type RunResult } from '../collect/collect.js';
 import { describeTarget, type Target } from '../target/target.js';
 
 type Obj = Record<string, any>;
@@ -69,13 +73,6 @@ function registerOrRun(cleanup: Cleanup, name: string, fn: () => Promise<void>):
   } catch {
     void fn().catch(() => undefined);
   }
-}
-
-/** The agent pod could not be deleted: say so, why, and how it goes away. */
-export function leftBehindError(e: unknown, namespace: string, name: string, deadlineSeconds: number): PyheapError {
-  const err = apiError(e, 'cleanup', `delete pod ${name} in namespace ${namespace}`);
-  return new PyheapError('cleanup', `the agent pod ${namespace}/${name} could not be deleted (${err.message}) and is left behind until its activeDeadlineSeconds (${deadlineSeconds}s) ends it`, {
-    hint: `delete it with kubectl pyheap --cleanup -n ${namespace}, as someone who may delete pods there`, exitCode: EXIT.kube, cause: err });
 }
 
 export function newRunId(): string {

@@ -1,0 +1,112 @@
+// The second half of every run, wherever the agent runs: receive the results archive, check it
+// (collect/verify.ts), then read what the payload wrote (collect/files.ts) and, for a snapshot,
+// compute retained sizes.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { AgentExit, AgentSession, Memory } from '../inject/protocol.js';
+import type { Cleanup } from '../core/cleanup.js';
+import { EXIT, PyheapError } from '../core/errors.js';
+import type { Progress } from '../core/progress.js';
+import { agentBoundMs, SNAPSHOT_FILE, type RunSettings } from '../inject/request.js';
+import { extractResults, type Extracted } from './extract.js';
+import { placeMember, readCensus, readStatus, readText, type Census, type Status } from './files.js';
+import type { Analysis } from '../analysis/command.js';
+
+export interface RunResult {
+  status: Status;
+  census?: Census;
+  stdout: string;
+  stderr: string;
+  files: string[];
+  outDir: string;
+  elapsedMs: number;
+  /** Retained sizes, when a snapshot was taken. */
+  retained?: Analysis;
+  /** The target's resident memory around the run, as the agent sampled it. */
+  memory?: Memory;
+  /** The version of the agent's gdb. */
+  gdb?: string;
+}
+
+export interface RunDeps {
+  progress: Progress;
+  cleanup: Cleanup;
+  transcript(line: string): void;
+}
+
+/** The second half of every run, wherever the agent runs: receive and check the results
+ * archive (end marker, size and sha256 as announced), then read what the payload wrote. */
+export async function collectResults(agent: AgentSession, cfg: RunSettings & { outDir: string; ownsOutDir: boolean }, deps: RunDeps, started: number): Promise<RunResult> {
+  let keepOutDir = false;
+  deps.cleanup.add('remove an incomplete output directory', async () => {
+    if (!keepOutDir && cfg.ownsOutDir) await fs.rm(cfg.outDir, { recursive: true, force: true });
+  });
+
+  // past its bound the agent is stuck or gone silent (a node under load, a frozen agent pod):
+  // it is asked to stop, the gentle way, and the run fails as timed out
+  let stuck = false;
+  const watchdog = setTimeout(() => { stuck = true; agent.interrupt(); }, agentBoundMs(cfg));
+  let extracted: Extracted | undefined;
+  let extractError: unknown;
+  let exit: AgentExit;
+  try {
+    const extraction = extractResults(agent.stdout, cfg.outDir, {
+      place: placeMember,
+      maxBytes: cfg.maxResultBytes,
+      onProgress: (bytes) => deps.progress.emit({ kind: 'copying', bytes }),
+    }).then((x) => { extracted = x; }, (e: unknown) => { extractError = e; agent.stdout.resume(); });
+    exit = await agent.done;
+    await extraction;
+  } finally {
+    clearTimeout(watchdog);
+  }
+  // (a session cut off after the bound was cut off by us)
+  if (stuck && (!exit.error || exit.error.exitCode === EXIT.transfer)) {
+    throw new PyheapError('collect', `the agent gave no result within ${Math.round(agentBoundMs(cfg) / 1000)}s and was stopped`, {
+      hint: 'the node may be overloaded, or the agent stuck; retry (with a longer --timeout if the payload needs the time)', exitCode: EXIT.timeout });
+  }
+  if (exit.error) throw exit.error;
+  if (exit.code !== 0) {
+    throw new PyheapError('inject', `the agent failed with status ${exit.code}${exit.stray.length ? `: ${exit.stray.at(-1)}` : ''}`, {
+      hint: 'run again with -v', exitCode: EXIT.internal });
+  }
+  if (extractError) throw extractError;
+  checkTransfer(extracted, exit);
+
+  const status = await readStatus(cfg.outDir);
+  if (exit.runId && status.run_id !== exit.runId) {
+    throw new PyheapError('collect', `the results belong to another run (${status.run_id ?? 'none'}, not ${exit.runId})`, {
+      hint: 'something in the target rewrote our files; run again', exitCode: EXIT.transfer });
+  }
+  const result: RunResult = {
+    status,
+    stdout: await readText(cfg.outDir, 'stdout.txt'),
+    stderr: await readText(cfg.outDir, 'stderr.txt'),
+    files: (extracted?.files ?? []).filter((f) => !f.startsWith('.pyheap/')),
+    outDir: cfg.outDir,
+    elapsedMs: performance.now() - started,
+    ...(exit.memory ? { memory: exit.memory } : {}),
+    ...(exit.gdb ? { gdb: exit.gdb } : {}),
+  };
+  if (cfg.mode === 'census' && status.status === 'ok') {
+    result.census = await readCensus(cfg.outDir);
+    if (cfg.tasks?.snapshot) {
+      deps.progress.emit({ kind: 'analysing', file: SNAPSHOT_FILE });
+      const { analyzeFile } = await import('../analysis/command.js');
+      const { DOMINATOR_NODES } = await import('../analysis/dominatorView.js');
+      result.retained = await analyzeFile(path.join(cfg.outDir, SNAPSHOT_FILE), { top: cfg.top ?? 25, dominatorNodes: DOMINATOR_NODES });
+    }
+  }
+  keepOutDir = true;
+  return result;
+}
+
+function checkTransfer(x: Extracted | undefined, exit: AgentExit): asserts x is Extracted {
+  const broken = (why: string) => new PyheapError('collect', `the results arrived incomplete: ${why}`, {
+    hint: 'run again; if it persists, run with -v', exitCode: EXIT.transfer });
+  if (!x) throw broken('no archive');
+  if (!x.complete) throw broken(`the archive has no end marker after ${x.bytes} bytes`);
+  if (!exit.result) throw broken('the agent did not announce the archive size');
+  if (exit.result.bytes !== x.bytes) throw broken(`received ${x.bytes} of ${exit.result.bytes} bytes`);
+  if (exit.result.sha256 !== x.sha256) throw broken('the sha256 of the archive does not match');
+}
