@@ -1,7 +1,7 @@
-// Finding a container's processes from the node: payloads/find_pids.sh against real processes
+// Finding a container's processes from the node: payloads/shell/find_pids.sh against real processes
 // in kubelet-named cgroups (containerd with the cgroupfs and systemd drivers, CRI-O with its
 // conmon beside it, Docker), the choice among several Python processes, and the in-pod session
-// wrapper (payloads/pod_session.sh): exact-length bundle on stdin, stop on one more byte or on
+// wrapper (payloads/shell/pod_session.sh): exact-length bundle on stdin, stop on one more byte or on
 // the end of stdin, and its directory removed whatever happens.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
@@ -24,7 +24,7 @@ after(() => {
   assert.deepEqual(liveTargets().map((t) => t.pid), [], 'a test left a target running');
 });
 
-const findPids = (id: string) => parseProcesses(execFileSync('sh', [path.join(PAYLOADS, 'find_pids.sh'), id], { encoding: 'utf8' }))!;
+const findPids = (id: string) => parseProcesses(execFileSync('sh', [path.join(PAYLOADS, 'shell', 'find_pids.sh'), id], { encoding: 'utf8' }))!;
 
 describe('find_pids.sh: the processes of a container, from the node', { skip: root ? false : 'needs root (cgroups)' }, () => {
   const py = findInterpreters().at(-1)!;
@@ -64,7 +64,7 @@ describe('find_pids.sh: the processes of a container, from the node', { skip: ro
   }
 
   it('a container ID that is not hex is refused', () => {
-    assert.throws(() => execFileSync('sh', [path.join(PAYLOADS, 'find_pids.sh'), 'abc;rm'], { stdio: 'pipe' }), /Command failed/);
+    assert.throws(() => execFileSync('sh', [path.join(PAYLOADS, 'shell', 'find_pids.sh'), 'abc;rm'], { stdio: 'pipe' }), /Command failed/);
   });
 });
 
@@ -108,8 +108,8 @@ describe('pod_session.sh: one exec session in the agent pod', () => {
 
   async function session(stopWith: 'byte' | 'eof') {
     const bundle = await packBundle([
-      { name: 'pod_session.sh', data: execFileSync('cat', [path.join(PAYLOADS, 'pod_session.sh')]) },
-      { name: 'agent.sh', data: fakeAgent },
+      { name: 'shell/pod_session.sh', data: execFileSync('cat', [path.join(PAYLOADS, 'shell', 'pod_session.sh')]) },
+      { name: 'shell/agent.sh', data: fakeAgent },
     ]);
     const [cmd, ...args] = sessionCommand(bundle.length, runId, 'agent', ['--payloads', '@BUNDLE@', '--script', '@BUNDLE@/user/script.py', '42']);
     const child = spawn(cmd!, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: os.tmpdir() } });

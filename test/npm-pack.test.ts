@@ -65,7 +65,7 @@ describe('npm pack, npm install -g, npx', () => {
 
   it('prepack built the code, and the tarball ships build/src, payloads, LICENSE and README only', () => {
     assert.ok(existsSync(tarball));
-    for (const f of ['build/src/cli.js', 'build/src/payloads.js', 'build/src/report/html/asset.js', 'payloads/agent.sh', 'payloads/inject-x86_64.gdb', 'payloads/pyheap_boot.py', 'payloads/pyheap_census.py', 'LICENSE', 'README.md', 'package.json']) {
+    for (const f of ['build/src/cli.js', 'build/src/inject/payloads.js', 'build/src/report/html/asset.js', 'payloads/shell/agent.sh', 'payloads/gdb/inject-x86_64.gdb', 'payloads/python/pyheap_boot.py', 'payloads/python/pyheap_census.py', 'LICENSE', 'README.md', 'package.json']) {
       assert.ok(files.includes(f), `${f} is not in the package`);
     }
     const stray = files.filter((f) => !/^(build\/src\/|payloads\/|LICENSE$|README\.md$|package\.json$)/.test(f) || f.includes('__pycache__') || f.endsWith('.ts'));

@@ -357,7 +357,7 @@ for (const way of WAYS) {
           for (const e of readdirSync(tmp).filter((n) => n.startsWith(EXTRACT_PREFIX))) {
             try {
               const d = path.join(tmp, e);
-              modes.push(statSync(d).mode & 0o777, statSync(path.join(d, 'agent.sh')).mode & 0o777);
+              modes.push(statSync(d).mode & 0o777, statSync(path.join(d, 'shell', 'agent.sh')).mode & 0o777);
             } catch { /* not written yet, or already gone */ }
           }
           await new Promise((res) => setTimeout(res, 10));

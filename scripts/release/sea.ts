@@ -50,7 +50,7 @@ export async function payloadAssets(root: string): Promise<Record<string, string
     }
   };
   await walk(base);
-  if (!assets['payloads/agent.sh']) throw new Error(`no payloads/agent.sh under ${root}`);
+  if (!assets['payloads/shell/agent.sh']) throw new Error(`no payloads/shell/agent.sh under ${root}`);
   return assets;
 }
 

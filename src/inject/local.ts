@@ -8,7 +8,7 @@ import { EXIT, PyheapError } from '../core/errors.js';
 export type { AgentExit, AgentHooks, AgentSession } from './protocol.js';
 
 export function startLocalAgent(req: AgentRequest, payloads: string, hooks: AgentHooks): AgentSession {
-  const child = spawn('sh', [path.join(payloads, 'agent.sh'), ...agentArgs(req, payloads)], {
+  const child = spawn('sh', [path.join(payloads, 'shell', 'agent.sh'), ...agentArgs(req, payloads)], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, LC_ALL: 'C' },
   });

@@ -1,4 +1,4 @@
-// Finds the host PID of the Python process(es) of a container: runs payloads/find_pids.sh in the
+// Finds the host PID of the Python process(es) of a container: runs payloads/shell/find_pids.sh in the
 // agent pod (which sees the node's PIDs) and chooses among what it lists: --pid N (as seen
 // inside the container), --all-processes, or else the largest Python process by RSS.
 import { EXIT, PyheapError } from '../core/errors.js';

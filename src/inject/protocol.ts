@@ -1,4 +1,4 @@
-// What the agent (payloads/agent.sh) says on stderr, and how its arguments are written.
+// What the agent (payloads/shell/agent.sh) says on stderr, and how its arguments are written.
 // Shared by every way of running the agent: a local process for pid/N, an exec session in
 // the agent pod for Kubernetes.
 import type { Readable } from 'node:stream';

@@ -32,7 +32,7 @@ result = {}
 
 def census_thread():
     ns = {'__name__': '__pyheap_census__'}
-    exec(compile(open(os.path.join(payloads, 'pyheap_census.py'), 'rb').read(), 'census', 'exec'), ns)
+    exec(compile(open(os.path.join(payloads, 'python', 'pyheap_census.py'), 'rb').read(), 'census', 'exec'), ns)
     gc.disable()
     r = ns['run_census'](time.monotonic() + 600, time.monotonic, _thread.get_ident(), skip=(ns, result))
     ns.clear()

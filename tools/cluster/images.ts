@@ -9,7 +9,7 @@ import type { Interpreter } from '../../test/support/pythons.js';
 /** The PATH a node's root sees; kept clean of the test runner's node_modules/.bin. */
 export const HOST_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-/** What a slim agent image would have: enough for payloads/agent.sh, no gdb, no Python. */
+/** What a slim agent image would have: enough for payloads/shell/agent.sh, no gdb, no Python. */
 const SLIM_TOOLS = ['sh', 'bash', 'awk', 'od', 'tar', 'sha256sum', 'md5sum', 'base64', 'mkdir', 'mktemp', 'chown', 'chmod', 'rm', 'rmdir', 'cat',
   'cp', 'mv', 'ln', 'ls', 'sleep', 'kill', 'ps', 'head', 'tail', 'sed', 'grep', 'tr', 'cut', 'wc', 'date', 'env', 'id', 'stat', 'readlink', 'dd',
   'printf', 'echo', 'test', '[', 'true', 'false', 'touch', 'sort', 'uniq', 'xargs', 'find', 'dirname', 'basename', 'uname', 'gzip', 'timeout',

@@ -27,7 +27,7 @@ echo $$ > "$d/session.pid"
 trap '[ -n "$agent" ] && kill -TERM "$agent" 2>/dev/null && kill -CONT "$agent" 2>/dev/null' TERM HUP
 
 case "$mode" in
-  find-pids) sh "$d/find_pids.sh" "$@" 3<&-; exit $? ;;
+  find-pids) sh "$d/shell/find_pids.sh" "$@" 3<&-; exit $? ;;
   agent) ;;
   *) echo "PYHEAP error 2 usage unknown session mode '$mode'" >&2; exit 2 ;;
 esac
@@ -43,7 +43,7 @@ done
 
 # A non-interactive shell gives background jobs /dev/null as stdin: keep the real one on fd 3.
 exec 3<&0
-sh "$d/agent.sh" "$@" 3<&- </dev/null &
+sh "$d/shell/agent.sh" "$@" 3<&- </dev/null &
 agent=$!
 (
   h=

@@ -196,11 +196,11 @@ put() {  # a copy owned by the target's user, checked to be exactly what we send
   cat "$1" > "$stage_host/$2" && chown -h "$uid:$gid" "$stage_host/$2" && cmp -s "$1" "$stage_host/$2"
 }
 put_all() {  # every Python payload (the census and the tasks it may run)
-  for f in "$payloads"/pyheap_*.py; do put "$f" "${f##*/}" || return 1; done
+  for f in "$payloads"/python/pyheap_*.py; do put "$f" "${f##*/}" || return 1; done
 }
 {
   { [ "$mode" != census ] || put_all; } &&
-  { [ "$mode" = census ] || put "$payloads/pyheap_boot.py" pyheap_boot.py; } &&
+  { [ "$mode" = census ] || put "$payloads/python/pyheap_boot.py" pyheap_boot.py; } &&
   { [ "$mode" != script ] || put "$script" script.py; } &&
   printf 'run_id=%s\nmode=%s\ndeadline=%s\nlargest=%s\ncollect_seconds=%s\nscript=%s\nscript_name=%s\n' \
     "$run" "$mode" "$deadline" "$largest" $((timeout + 60)) "$( [ "$mode" = script ] && echo script.py)" \
@@ -224,7 +224,7 @@ event run "$run"
 
 # --- 4. inject: params.gdb (numbers only) + inject-<arch>.gdb --------------------------------
 arch=$(uname -m)
-[ -r "$payloads/inject-$arch.gdb" ] || fail 19 unsupported-arch "no injector for $arch yet (x86_64 only)"
+[ -r "$payloads/gdb/inject-$arch.gdb" ] || fail 19 unsupported-arch "no injector for $arch yet (x86_64 only)"
 # The bootstrap binds no name in __main__ and closes the file it reads (an unclosed file would
 # leave a ResourceWarning in __main__.__warningregistry__).
 boot="try:exec(compile((lambda f:(f.read(),f.close())[0])(open('$stage/pyheap_boot.py','rb')),'$stage/pyheap_boot.py','exec'),{'__name__':'__pyheap__','__file__':'$stage/pyheap_boot.py'})
@@ -258,7 +258,7 @@ words() {  # hex bytes on stdin -> "OFFSET VALUE" little-endian 64-bit words, fr
 event injecting "$(gdb --version 2>/dev/null | awk 'NR == 1 { print $NF }')"
 gdb -nx -batch --readnever -iex 'set auto-load off' -iex 'set auto-solib-add off' -iex 'set libthread-db-search-path /nonexistent' \
   -iex 'set debuginfod enabled off' \
-  -p "$pid" -x "$work/params.gdb" -x "$payloads/inject-$arch.gdb" -ex pyheap_safety_net \
+  -p "$pid" -x "$work/params.gdb" -x "$payloads/gdb/inject-$arch.gdb" -ex pyheap_safety_net \
   > "$work/gdb.out" 2>&1 &
 gdb_pid=$!
 # While gdb waits for a safe point (and only then: the target's registers are untouched),
