@@ -4,29 +4,19 @@
 // `:<n>` is cobra's ShellCompDirective (kubectl's pkg/cmd/plugin/plugin.go, pluginCompletion and
 // getPluginCompletions). analyze() reads the words as the CLI's yargs parser will; plan() says
 // what to offer; completeCli.ts fetches the names (cluster, kubeconfig) and render() prints them.
-import type { Argv } from 'yargs';
-import { addKubeOptions, kubeFlags, type KubeCliFlags } from './flags.js';
-import { addRunOptions } from './runFlags.js';
+import { HELP_FLAG, KUBE_FLAGS, kubeFlags, RUN_FLAGS, type FlagSpec, type KubeCliFlags, type ValueKind } from './flags.js';
 import type { KubeFlags } from '../kube/kubeconfig.js';
 import { parseTarget, TARGET_KINDS, type Target, type WorkloadResource } from '../target/target.js';
 
 /** cobra's ShellCompDirective bits. */
 export const DIRECTIVE = { default: 0, error: 1, noSpace: 2, noFileComp: 4, filterFileExt: 8, filterDirs: 16, keepOrder: 32 } as const;
 
-interface OptionLike { alias?: string | readonly string[]; type?: string; array?: boolean; boolean?: boolean; describe?: string }
-
 /** The subcommands, offered where a TARGET may be typed, with their own flags. */
 export const SUBCOMMANDS: Record<string, { describe: string; flags: string[] }> = {
   analyze: { describe: 'retained sizes of a saved snapshot.pyheap, offline', flags: ['output', 'top', 'help'] },
 };
 
-/** What the value of a flag is. */
-export type ValueKind = 'namespace' | 'context' | 'cluster' | 'user' | 'container' | 'selector' | 'output' | 'python-file' | 'file' | 'dir' | 'image' | 'none';
-
-const VALUE_OF: Record<string, ValueKind> = {
-  namespace: 'namespace', 'agent-namespace': 'namespace', context: 'context', cluster: 'cluster', user: 'user',
-  container: 'container', selector: 'selector', output: 'output', script: 'python-file', kubeconfig: 'file', 'out-dir': 'dir', image: 'image',
-};
+export type { ValueKind } from './flags.js';
 
 export interface FlagDef {
   name: string;
@@ -41,39 +31,20 @@ export interface FlagDef {
   value: ValueKind;
 }
 
-function toDef(name: string, o: OptionLike): FlagDef {
-  const aliases = o.alias === undefined ? [] : typeof o.alias === 'string' ? [o.alias] : [...o.alias];
-  const short = aliases.find((a) => a.length === 1);
-  const repeatable = Boolean(o.array) || o.type === 'array';
+function toDef(name: string, s: FlagSpec): FlagDef {
+  const repeatable = Boolean(s.array);
   return {
-    name, ...(short ? { short } : {}), aliases: aliases.filter((a) => a.length > 1),
-    takesValue: !(o.type === 'boolean' || o.boolean) || repeatable,
-    repeatable, describe: (o.describe ?? '').replace(/\s+/g, ' '), value: VALUE_OF[name] ?? 'none',
+    name, ...(s.alias !== undefined ? { short: s.alias } : {}), aliases: [],
+    takesValue: s.type !== 'boolean' || repeatable,
+    repeatable, describe: s.describe.replace(/\s+/g, ' '), value: s.value ?? 'none',
   };
 }
 
-/** The options a yargs builder function adds, read without yargs: every call but option() is ignored. */
-function recordOptions(add: (y: Argv) => unknown): [string, OptionLike][] {
-  const seen: [string, OptionLike][] = [];
-  const chain: Argv = new Proxy({} as Argv, {
-    get: (_t, prop) => (prop === 'option' || prop === 'options'
-      ? (name: string | Record<string, OptionLike>, o?: OptionLike) => {
-        if (typeof name === 'string') seen.push([name, o ?? {}]);
-        else seen.push(...Object.entries(name));
-        return chain;
-      }
-      : () => chain),
-  });
-  add(chain);
-  return seen;
-}
-
 let flagCache: FlagDef[] | undefined;
-const HELP: [string, OptionLike] = ['help', { alias: 'h', type: 'boolean', describe: 'show help' }];
 
-/** Every flag of `kubectl pyheap`: the CLI's own and the Kubernetes ones, from their definitions. */
+/** Every flag of `kubectl pyheap`: the CLI's own and the Kubernetes ones, from their table. */
 export function completionFlags(): FlagDef[] {
-  return (flagCache ??= [...recordOptions((y) => addRunOptions(y)), ...recordOptions((y) => addKubeOptions(y)), HELP].map(([n, o]) => toDef(n, o)));
+  return (flagCache ??= Object.entries({ ...RUN_FLAGS, ...KUBE_FLAGS, help: HELP_FLAG } as Record<string, FlagSpec>).map(([n, s]) => toDef(n, s)));
 }
 
 // ---- reading the words --------------------------------------------------------------------

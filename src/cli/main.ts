@@ -1,5 +1,6 @@
-// kubectl-pyheap: the command line. Parses flags into a config (Complete), checks it
-// (Validate), runs the pipeline (Run) and prints; the only place that prints errors and exits.
+// kubectl-pyheap: the command line. Parses flags into a config (Complete: cli/flags.ts), checks
+// it (Validate: cli/validate.ts), runs the pipeline (Run) and prints; the only place that prints
+// errors and exits.
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,38 +11,19 @@ import { EXIT, EXIT_CODES_HELP, PyheapError, usageError } from '../core/errors.j
 import { Printer } from '../core/printer.js';
 import { createProgress } from '../core/progress.js';
 import { runLocal, type RunConfig } from '../run/local.js';
-import { type RunSettings, type Tasks } from '../inject/request.js';
-import { parseTarget, targetLabel, type Target } from '../target/target.js';
-import { addKubeOptions, kubeFlags, validateKubeFlags, type KubeCliFlags } from './flags.js';
-import { addRunOptions } from './runFlags.js';
+import type { RunSettings, Tasks } from '../inject/request.js';
+import { targetLabel, type Target } from '../target/target.js';
+import { addFlags, ANALYZE_FLAGS, KUBE_FLAGS, kubeFlags, RUN_FLAGS, type AnalyzeFlags, type Flags } from './flags.js';
+import { validate } from './validate.js';
 import { reportRun } from '../report/print.js';
 
-interface Flags extends KubeCliFlags {
-  target?: string;
-  script?: string;
-  exec?: string;
-  output: string;
-  top: number;
-  largest: number;
-  timeout: string;
-  'safepoint-wait': string;
-  'out-dir'?: string;
-  verbose: boolean;
-  growth?: string;
-  trace?: string;
-  referrers?: string[];
-  samples: number;
-  stacks: boolean;
-  snapshot: boolean;
-  'allow-shared': boolean;
-}
 
 function parser(argv: string[]) {
-  return addRunOptions(addKubeOptions(yargs(argv)
+  return addFlags(addFlags(yargs(argv)
     .scriptName('kubectl pyheap')
     .usage('Usage: $0 TARGET [flags]\n\nLook inside the heap of a live Python process without restarting it.\nTARGET is a pod (POD, pod/NAME), a workload (deploy/NAME, sts/NAME, ds/NAME), -l SELECTOR,\nor pid/<PID> for a process on this machine.')
     .command('$0 [target]', false)
-    .positional('target', { type: 'string', describe: 'what to inspect: POD, pod/NAME, deploy/NAME, sts/NAME, ds/NAME or pid/<PID>' })))
+    .positional('target', { type: 'string', describe: 'what to inspect: POD, pod/NAME, deploy/NAME, sts/NAME, ds/NAME or pid/<PID>' }), KUBE_FLAGS), RUN_FLAGS)
     .command('analyze <file>', 'retained sizes of a saved snapshot.pyheap, offline (-o json, --top)')
     .example('$0 web-7d9f-x2x4k -n shop', 'heap summary of the Python process of a pod')
     .example('$0 deploy/web --all-pods', 'every pod of a deployment, side by side')
@@ -59,27 +41,6 @@ function parser(argv: string[]) {
     .wrap(Math.min(100, process.stdout.columns || 100))
     .exitProcess(false)
     .fail((msg, err) => { throw err ?? usageError(msg.replace(/\n/g, ' '), 'see kubectl pyheap --help'); });
-}
-
-/** Validate: pure checks of the flags, one sentence each; returns the target (none for --cleanup). */
-export function validate(f: Flags): Target | undefined {
-  if (f.target !== undefined && f.selector !== undefined) throw usageError('give either a TARGET or -l SELECTOR, not both', 'drop one');
-  if (!f.target && f.selector === undefined && !f.cleanup) throw usageError('no TARGET given', 'write kubectl pyheap pid/<PID> or kubectl pyheap POD');
-  if (f.script !== undefined && f.exec !== undefined) throw usageError('--script and --exec cannot be used together', 'pick one');
-  if (f.output !== 'table' && f.output !== 'json') throw usageError(`-o ${f.output} is not an output format`, 'use -o table or -o json');
-  for (const k of ['top', 'largest'] as const) {
-    if (!Number.isInteger(f[k]) || f[k] < 1 || f[k] > 100000) throw usageError(`--${k} must be a whole number from 1 to 100000`);
-  }
-  if (f.selector !== undefined && !f.selector.trim()) throw usageError('-l needs a selector', 'e.g. -l app=web');
-  const finding = [f.growth !== undefined && '--growth', f.trace !== undefined && '--trace', f.referrers !== undefined && '--referrers', f.stacks && '--stacks', f.snapshot && '--snapshot'].filter(Boolean);
-  if (finding.length && (f.script !== undefined || f.exec !== undefined)) throw usageError(`${finding[0]} goes with a census, not with --script or --exec`, 'run them separately');
-  if (!Number.isInteger(f.samples) || f.samples < 1 || f.samples > 100) throw usageError('--samples must be a whole number from 1 to 100');
-  for (const t of f.referrers ?? []) {
-    if (!/^[A-Za-z_][A-Za-z0-9_.]*$/.test(t)) throw usageError(`--referrers ${JSON.stringify(t)} is not a type name`, 'write it as the census shows it, e.g. str or app.models.Session');
-  }
-  const target: Target | undefined = f.selector !== undefined ? { kind: 'selector', selector: f.selector.trim() } : f.target ? parseTarget(f.target) : undefined;
-  validateKubeFlags(f, target);
-  return target;
 }
 
 async function scriptFile(f: Flags, cleanup: Cleanup): Promise<{ file?: string; name?: string }> {
@@ -145,12 +106,10 @@ function stamp(d = new Date()): string {
 /** kubectl pyheap analyze FILE [-o json] [--top N]: offline, no target. */
 async function analyzeMain(argv: string[], printer: Printer): Promise<number> {
   try {
-    const a = (await yargs(argv).scriptName('kubectl pyheap analyze').usage('Usage: $0 FILE [-o json] [--top N] [--html OUT]')
-      .option('output', { alias: 'o', type: 'string', default: 'table' }).option('top', { type: 'number', default: 25 })
-      .option('html', { type: 'string', describe: 'also write the report page (one self-contained HTML file) to OUT' })
+    const a = (await addFlags(yargs(argv).scriptName('kubectl pyheap analyze').usage('Usage: $0 FILE [-o json] [--top N] [--html OUT]'), ANALYZE_FLAGS)
       .strictOptions().help().version(false).exitProcess(false)
       .fail((msg, err) => { throw err ?? usageError(msg, 'see kubectl pyheap analyze --help'); })
-      .parseAsync()) as unknown as { _: (string | number)[]; output: string; top: number; html?: string; help?: boolean };
+      .parseAsync()) as unknown as AnalyzeFlags;
     if (argv.includes('--help') || argv.includes('-h')) return EXIT.ok;
     const file = a._.length === 1 ? String(a._[0]) : undefined;
     if (!file) throw usageError('analyze needs one snapshot file', 'write kubectl pyheap analyze DIR/snapshot.pyheap');
