@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import tar from 'tar-stream';
-import { spawnCluster } from '../tools/cluster/index.js';
+import { spawnCluster } from '../tools/cluster/spawn.js';
 import { podRunning, fromKubeconfig } from '../test/support/kube.js';
 import { KubeApi } from '../src/kube/api.js';
 import { loadKubeSettings } from '../src/kube/kubeconfig.js';

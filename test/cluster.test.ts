@@ -7,7 +7,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { FIXTURES_DIR, spawnCluster, startCluster, type ClusterHandle } from '../tools/cluster/index.js';
+import { FIXTURES_DIR, startCluster, type ClusterHandle } from '../tools/cluster/index.js';
+import { spawnCluster } from '../tools/cluster/spawn.js';
 import { hierarchies } from '../tools/cluster/cgroups.js';
 import { call, fromKubeconfig, waitFor, type Kube } from './support/kube.js';
 

@@ -6,7 +6,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
+import { KubeConfig } from '@kubernetes/client-node';
 import { applyOverrides, kubeconfigFiles, mergeKubeconfigs } from '../src/kube/kubeconfig.js';
 import { parseTarget } from '../src/target/target.js';
 import { startCluster } from '../tools/cluster/index.js';

@@ -103,7 +103,7 @@ describe('pod_session.sh: one exec session in the agent pod', () => {
     'echo ready >&2',
     'i=0; while [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done',
   ].join('\n'));
-  const runId = 'tst' + randomBytes(3).toString('hex');
+  const runId = `tst${randomBytes(3).toString('hex')}`;
   const bundleDirs = () => readdirSync(os.tmpdir()).filter((f) => f.startsWith(`pyheap-agent.bundle-${runId}.`));
 
   async function session(stopWith: 'byte' | 'eof') {

@@ -16,7 +16,7 @@ import { parseManifest, validateManifest } from '../scripts/release/krew.js';
 import { extractArchive } from '../scripts/release/krewInstall.js';
 import { fileDigest, readLock } from '../scripts/release/nodeBinaries.js';
 import { COMPLETION_SCRIPT } from '../scripts/release/completion.js';
-import { archiveName, PLATFORMS, platformId } from '../scripts/release/platforms.js';
+import { archiveName, platformId } from '../scripts/release/platforms.js';
 import { release, ROOT, type ReleaseResult } from '../scripts/release/main.js';
 import { sharedRelease } from '../scripts/release/shared.js';
 import { EXTRACT_PREFIX } from '../src/inject/payloads.js';

@@ -22,7 +22,7 @@ export interface Rendered {
  */
 export function renderTemplate(template: string, tag: string, sha256: (uri: string) => string | undefined): Rendered {
   const lines = template.split('\n');
-  const start = lines.findIndex((l) => l === '  platforms:');
+  const start = lines.indexOf('  platforms:');
   if (start < 0) throw new Error(`${KREW_TEMPLATE}: no "  platforms:" line`);
   // the platform list items, each from its "  - " line to the next one
   const head = lines.slice(0, start + 1);

@@ -190,7 +190,7 @@ const fetch = (source: Source, prefix: string, head = '', extra: string[] = []):
 /** The Kubernetes target typed so far (TARGET or -l), for -c. */
 function typedTarget(a: Analysis): Exclude<Target, { kind: 'pid' }> | undefined {
   const sel = last(a, 'selector');
-  if (sel !== undefined && sel.trim()) return { kind: 'selector', selector: sel.trim() };
+  if (sel?.trim()) return { kind: 'selector', selector: sel.trim() };
   const t = a.positionals[0];
   if (t === undefined || t in SUBCOMMANDS) return undefined;
   try {

@@ -27,7 +27,7 @@ const names = (list: Obj) => ((list?.items ?? []) as Obj[]).map((o) => String(o.
 const sorted = (s: Iterable<string>) => [...new Set(s)].sort();
 
 async function kubeconfigNames(flags: KubeFlags, kind: 'contexts' | 'clusters' | 'users'): Promise<string[]> {
-  const { KubeConfig } = await import('@kubernetes/client-node/dist/config.js');
+  const { KubeConfig } = await import('@kubernetes/client-node');
   const { kubeconfigFiles, mergeKubeconfigs } = await import('../kube/kubeconfig.js');
   const parts = kubeconfigFiles(flags, process.env).map((f) => {
     const kc = new KubeConfig();

@@ -50,7 +50,7 @@ export async function dryRunCommand(flags: KubeFlags, input: KubeRunInput, c: Ku
   const manifests = plans.map((p) => p.manifest);
   if (c.json) c.printer.json(manifests.length === 1 ? manifests[0] : { apiVersion: 'v1', kind: 'List', items: manifests });
   else {
-    const { dumpYaml } = await import('@kubernetes/client-node/dist/yaml.js');
+    const { dumpYaml } = await import('@kubernetes/client-node');
     c.printer.result(manifests.map((m) => dumpYaml(m)).join('---\n'));
   }
   return 0;

@@ -41,7 +41,7 @@ export class PyheapError extends Error {
 }
 
 export function usageError(message: string, hint?: string): PyheapError {
-  return new PyheapError('parse', message, { hint, exitCode: EXIT.usage });
+  return new PyheapError('parse', message, { ...(hint !== undefined ? { hint } : {}), exitCode: EXIT.usage });
 }
 
 /** Exit codes as documented in --help. */

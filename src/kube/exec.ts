@@ -45,7 +45,7 @@ export async function openExec(api: Api, t: ExecTarget, command: string[], o: { 
   const url = `${api.server.replace(/^http/, 'ws')}${path}${queryString({ command, container: t.container, stdin: 'true', stdout: 'true', stderr: 'true', tty: 'false' })}`;
   const opts = await api.connectOptions();
   const openTimeoutMs = o.openTimeoutMs ?? (api.requestTimeoutMs || 60_000);
-  const ws = new WebSocket(url, o.protocols ?? PROTOCOLS, { ...(opts as WebSocket.ClientOptions), handshakeTimeout: openTimeoutMs, perMessageDeflate: false });
+  const ws = new WebSocket(url, o.protocols ?? PROTOCOLS, { ...(opts as unknown as WebSocket.ClientOptions), handshakeTimeout: openTimeoutMs, perMessageDeflate: false });
 
   const stdout = new Readable({ highWaterMark: 1 << 20, read: () => { if (ws.isPaused) ws.resume(); } });
   const stderr = new Readable({ read: () => {} });

@@ -5,8 +5,7 @@
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
-import type { Cluster, Context, User } from '@kubernetes/client-node/dist/config_types.js';
+import type { Cluster, Context, KubeConfig, User } from '@kubernetes/client-node';
 import { EXIT, PyheapError, usageError } from '../core/errors.js';
 
 export interface KubeFlags {
@@ -84,7 +83,7 @@ function absoluteExec(kc: KubeConfig, dir: string): void {
 }
 
 export async function loadKubeSettings(flags: KubeFlags, env: Env = process.env): Promise<KubeSettings> {
-  const { KubeConfig } = await import('@kubernetes/client-node/dist/config.js');
+  const { KubeConfig } = await import('@kubernetes/client-node');
   const files = kubeconfigFiles(flags, env);
   const parts = files.map((f) => {
     const kc = new KubeConfig();
@@ -108,7 +107,7 @@ export async function loadKubeSettings(flags: KubeFlags, env: Env = process.env)
 export function applyOverrides(base: KubeConfig, flags: KubeFlags, files: string[], make: () => KubeConfig): KubeSettings {
   const where = files.length ? files.join(path.delimiter) : 'no kubeconfig file';
   const contextName = flags.context ?? base.getCurrentContext() ?? '';
-  let context: Context | null = contextName ? base.getContextObject(contextName) : null;
+  const context: Context | null = contextName ? base.getContextObject(contextName) : null;
   if (flags.context !== undefined && !context) {
     const known = base.getContexts().map((c) => c.name);
     throw configError(`context "${flags.context}" is not in ${where}`, known.length ? `pick one of: ${known.join(', ')}` : 'check --kubeconfig and KUBECONFIG');

@@ -1,7 +1,7 @@
 // The side-by-side census of several runs (--all-pods, --all-processes): one column pair
 // (objects, size) per run, types ordered by their largest size in any run. Pure.
 import { humanSize } from '../core/units.js';
-import { type Census } from '../collect/files.js';
+import type { Census } from '../collect/files.js';
 
 export interface ComparedRun { label: string; detail: string; census?: Census }
 

@@ -1,12 +1,10 @@
 // The emulated Kubernetes cluster, for tests: startCluster() runs it in this process;
-// spawnCluster() runs `node build/tools/cluster/main.js` as a child. Both give a handle with
+// spawnCluster() (spawn.ts) runs `node build/tools/cluster/main.js` as a child. Both give a handle with
 // the kubeconfig, the switches and stop(), which leaves no process, cgroup or file behind.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { findInterpreters, type Interpreter } from '../../test/support/pythons.js';
 import { ApiServer, Kubelet } from './apiserver.js';
@@ -23,7 +21,6 @@ import { Controllers } from './workloads.js';
 
 type Obj = Record<string, any>;
 export type { CgroupLayout, Switches };
-export { spawnCluster } from './spawn.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const FIXTURES_DIR = path.join(ROOT, 'test', 'fixtures');

@@ -24,7 +24,7 @@ function terms(s: string): string[] {
 
 function parseLabelTerm(t: string): Requirement {
   let m = /^([^\s!=()]+)\s+(in|notin)\s*\(([^)]*)\)$/.exec(t);
-  if (m) return { key: m[1]!, op: m[2] as 'in' | 'notin', values: m[3]!.split(',').map((v) => v.trim()).filter((v, i, a) => v !== '' || a.length === 1) };
+  if (m) return { key: m[1]!, op: m[2] as 'in' | 'notin', values: m[3]!.split(',').map((v) => v.trim()).filter((v, _i, a) => v !== '' || a.length === 1) };
   m = /^!\s*([^\s!=()]+)$/.exec(t);
   if (m) return { key: m[1]!, op: '!exists', values: [] };
   m = /^([^\s!=()]+)\s*(==|=|!=)\s*([^\s!=(),]*)$/.exec(t);

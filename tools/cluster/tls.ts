@@ -31,5 +31,5 @@ export function kubeconfig(o: KubeconfigOptions): string {
     'current-context': o.context,
     preferences: {},
   };
-  return JSON.stringify(doc, null, 2) + '\n';
+  return `${JSON.stringify(doc, null, 2)}\n`;
 }

@@ -1,7 +1,6 @@
 // The controller-manager's part: Deployments (through a ReplicaSet), StatefulSets and
 // DaemonSets become pods with the names, labels and ownerReferences real controllers give
 // them; deleted pods are replaced; workload status follows their pods.
-import { createHash } from 'node:crypto';
 import type { ResourceType } from './resources.js';
 import { apiVersionOf, byResource } from './resources.js';
 import type { Store } from './store.js';

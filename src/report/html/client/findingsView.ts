@@ -57,8 +57,8 @@ function sites(name: string, b: Bounded<SiteRow>, key: 'size_delta' | 'count_del
     name, rows: b.rows, sort: { key, desc: true }, page: 50, empty: 'no allocation site grew',
     columns: [
       { key: 'loc', title: 'file:line', cell: (r) => h('code', { class: 'loc', text: `${r.file}:${r.line}` }), value: (r) => `${r.file}:${String(r.line).padStart(8)}` },
-      { key: 'size_delta', title: 'size +/-', numeric: true, cell: (r) => signedSize(r.size_delta), value: (r) => r.size_delta, bar: key === 'size_delta' ? (r) => Math.max(0, r.size_delta) / max : undefined },
-      { key: 'count_delta', title: 'blocks +/-', numeric: true, cell: (r) => signed(r.count_delta), value: (r) => r.count_delta, bar: key === 'count_delta' ? (r) => Math.max(0, r.count_delta) / max : undefined },
+      { key: 'size_delta', title: 'size +/-', numeric: true, cell: (r) => signedSize(r.size_delta), value: (r) => r.size_delta, ...(key === 'size_delta' ? { bar: (r: SiteRow) => Math.max(0, r.size_delta) / max } : {}) },
+      { key: 'count_delta', title: 'blocks +/-', numeric: true, cell: (r) => signed(r.count_delta), value: (r) => r.count_delta, ...(key === 'count_delta' ? { bar: (r: SiteRow) => Math.max(0, r.count_delta) / max } : {}) },
       { key: 'size', title: 'live size', numeric: true, cell: (r) => size(r.size), value: (r) => r.size },
       { key: 'count', title: 'live blocks', numeric: true, cell: (r) => count(r.count), value: (r) => r.count },
     ],

@@ -44,7 +44,7 @@ function hue(s: string): number {
  * inside it; what its unlisted children and its own size add up to is one grey cell. */
 export function byDominator(t: DominatorTreeDoc): Node {
   const nodes: Node[] = t.nodes.map((n, i) => ({
-    name: n.root?.startsWith('module ') ? n.root : n.root ? `${shortName(n.type)} (${n.root})` : shortName(n.type), path: `d${i}`, type: n.type, value: n.retained_size, count: undefined,
+    name: n.root?.startsWith('module ') ? n.root : n.root ? `${shortName(n.type)} (${n.root})` : shortName(n.type), path: `d${i}`, type: n.type, value: n.retained_size,
     detail: `${n.type} id 0x${n.id.toString(16)}${n.root ? ` (${n.root})` : ''}: retains ${size(n.retained_size)}, own ${size(n.size)}, dominates ${count(n.children)} objects directly`,
   }));
   const root: Node = { name: 'all', path: '', children: [] };
@@ -129,7 +129,7 @@ export function treemapView(data: Node, o: { name: string; measure: string; tota
     c.addEventListener('click', (e) => {
       e.stopPropagation();
       const into = target.children ? index.get(target.data.path) : undefined;
-      if (into && into.children) set(into);
+      if (into?.children) set(into);
       else info.textContent = `${label(n)}: ${size(n.value ?? 0)}${n.data.count !== undefined ? `, ${count(n.data.count)} objects` : ''}`;
     });
     return c;

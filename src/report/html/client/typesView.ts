@@ -41,7 +41,7 @@ export function typesView(types: Bounded<TypeRow>, largest: Bounded<LargestRow> 
   const out = h('div', { class: 'stack' },
     section('Types, by total size', h('div', { class: 'toolbar' }, name, mod, counter), t.el,
       omittedNote(types.omitted, 'types', types.omittedSize ? ` (${size(types.omittedSize)} in ${count(types.omittedCount ?? 0)} objects)` : '')));
-  if (largest && largest.rows.length) {
+  if (largest?.rows.length) {
     const l = table<LargestRow>({
       name: 'largest', rows: largest.rows, sort: { key: 'size', desc: true }, page: 25,
       columns: [
