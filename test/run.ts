@@ -1,12 +1,13 @@
 // The test command: checks what the tests need, runs every test file with node:test, and
 // fails the run if anything was left behind (targets, agents, gdb, staging directories, and
 // the emulated cluster's processes, cgroups, mounts and temp dirs).
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findInterpreters } from './support/pythons.js';
 import { whyNoPtrace } from './support/ptrace.js';
+import { runTestFiles } from './support/runTests.js';
 import { leftoverCgroups, sweepStaleCgroups } from '../tools/cluster/cgroups.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -28,7 +29,7 @@ process.stderr.write(`  gdb/ptrace:   ${ptrace ? `NOT AVAILABLE (${ptrace}): inj
 const before = sweepStale();
 if (before.length) process.stderr.write(`  NOTE: left by an earlier run and still in use, ignored:\n    ${before.join('\n    ')}\n\n`);
 
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=600000', '--test-reporter=spec', ...files], { stdio: 'inherit' });
+const status = runTestFiles(files, ['--test-concurrency=2', '--test-timeout=600000']);
 
 function leftovers(): string[] {
   const found: string[] = [];
@@ -67,4 +68,4 @@ if (left.length) {
   process.exit(1);
 }
 if (ptrace) process.stderr.write(`\n!!! injection tests were SKIPPED: ${ptrace} !!!\n`);
-process.exit(r.status ?? 1);
+process.exit(status);

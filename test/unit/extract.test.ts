@@ -9,8 +9,8 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import tar from 'tar-stream';
-import { extractResults, safeMemberName } from '../src/collect/extract.js';
-import { PyheapError } from '../src/core/errors.js';
+import { extractResults, safeMemberName } from '../../src/collect/extract.js';
+import { PyheapError } from '../../src/core/errors.js';
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'pyheap-results-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));

@@ -3,8 +3,8 @@
 // removed; the immediate dominator is the strict dominator that all the others dominate.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { dominators, type Digraph } from '../src/analysis/dominators.js';
-import { retainedByType, retainedSizes } from '../src/analysis/retained.js';
+import { dominators, type Digraph } from '../../src/analysis/dominators.js';
+import { retainedByType, retainedSizes } from '../../src/analysis/retained.js';
 
 function digraph(n: number, adj: number[][]): Digraph {
   const edgeStart = new Uint32Array(n + 1);

@@ -2,8 +2,8 @@
 // what a pod's status means while waiting for it (pure too): run, wait and say why, or give up.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AGENT_MAIN, agentPodManifest, type AgentPodSpec } from '../src/agentpod/manifest.js';
-import { checkAgentPod } from '../src/agentpod/wait.js';
+import { AGENT_MAIN, agentPodManifest, type AgentPodSpec } from '../../src/agentpod/manifest.js';
+import { checkAgentPod } from '../../src/agentpod/wait.js';
 
 type Obj = Record<string, any>;
 
