@@ -40,9 +40,9 @@ export function agentArgs(req: AgentRequest, payloadDir: string): string[] {
   return args;
 }
 
-type ErrorInfo = { exit: ExitCode; stage: Stage; hint: string };
+export type ErrorInfo = { exit: ExitCode; stage: Stage; hint: string };
 
-const AGENT_ERRORS: Record<string, ErrorInfo> = {
+export const AGENT_ERRORS: Record<string, ErrorInfo> = {
   'usage': { exit: EXIT.internal, stage: 'inject', hint: 'this is a bug in kubectl-pyheap, please report it' },
   'no-such-process': { exit: EXIT.notFound, stage: 'resolve', hint: 'check the PID with ps -ef (the process may have exited or restarted)' },
   'not-python': { exit: EXIT.notFound, stage: 'resolve', hint: 'point it at the CPython process itself (for gunicorn or celery, one of the worker PIDs)' },
