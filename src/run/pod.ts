@@ -9,19 +9,17 @@ import type { ProcessInfo } from '../inject/pids.js';
 import { chooseProcesses, listContainerProcesses } from '../inject/pids.js';
 import { AGENT_CONTAINER, agentPodManifest } from '../agentpod/manifest.js';
 import { checkAgentAccess } from '../agentpod/access.js';
-import { createAgentPod, deletePod } from '../agentpod/lifecycle.js';
+import { createAgentPod, deletePod, leftBehindError, waitForAgentsToFinish } from '../agentpod/lifecycle.js';
 import { PyheapError } from '../core/errors.js';
-import { agentFiles, findPidsFiles, packBundle } from '../inject/bundle.js';
+import { agentFiles, findPidsFiles, packBundle, type BundleFile } from '../inject/bundle.js';
 import { startPodAgent } from '../inject/podSession.js';
-import { waitForAgentsToFinish } from '../agentpod/lifecycle.js';
 import { resolveTarget, type ResolvedPod, type ResolveOptions } from '../target/resolve.js';
 import { waitForAgentPod } from '../agentpod/wait.js';
-import { leftBehindError } from '../agentpod/lifecycle.js';
 import type { Cleanup } from '../core/cleanup.js';
 import type { Api } from '../kube/api.js';
 import type { ExecTarget } from '../kube/exec.js';
 import { payloadDir } from '../inject/payloads.js';
-import { scoped } from '../core/progress.js';
+import { scoped, type Progress } from '../core/progress.js';
 import { agentBoundMs, agentRequest, type RunSettings } from '../inject/request.js';
 import { collectResults, type RunDeps, type RunResult } from '../collect/collect.js';
 import { describeTarget, type Target } from '../target/target.js';
@@ -101,124 +99,173 @@ export async function planKubeRun(cfg: KubeRunConfig, deps: KubeDeps, runId: str
   }));
 }
 
+/** What the nodes of one run share: its settings, the bundles, the outcome so far, and the exec
+ * sessions at work that no cleanup step stops yet (awaited before an agent pod is deleted, so
+ * that no session is killed with its pod in the middle). */
+interface Run {
+  cfg: KubeRunConfig;
+  deps: KubeDeps;
+  runId: string;
+  /** Several results (--all-pods, --all-processes): each in a directory of its own. */
+  multi: boolean;
+  bundle: Buffer;
+  scriptPath: string | undefined;
+  findFiles: BundleFile[];
+  outcome: KubeRunOutcome;
+  /** Cleanup has begun (an interrupt): start no new agent session. */
+  stopping: boolean;
+  inflight: Set<Promise<unknown>>;
+}
+
+/** One node's agent pod, and how far its life has come. */
+interface AgentPod {
+  plan: AgentPlan;
+  name: string;
+  namespace: string;
+  exec: ExecTarget;
+  progress: Progress;
+  /** The create was sent (an answer may still be on its way), and whether it was refused. */
+  sent: boolean;
+  refused: boolean;
+  running: boolean;
+  /** A session may still be at work in it: wait for the agents to clean up before deleting it. */
+  unclean: boolean;
+  deleted: boolean;
+}
+
+/** The pod run: plan, check access, pack the bundles, then every node at once. */
 export async function runKube(cfg: KubeRunConfig, deps: KubeDeps): Promise<KubeRunOutcome> {
   const runId = newRunId();
   const plans = await planKubeRun(cfg, deps, runId);
   // nothing is created unless it can also be deleted
   for (const ns of new Set(plans.map((p) => p.manifest.metadata.namespace as string))) await checkAgentAccess(deps.api, ns);
-  const multi = cfg.allPods || cfg.allProcesses;
-  const { files, scriptPath } = await agentFiles(payloadDir(), cfg.mode === 'script' ? cfg.scriptFile : undefined);
-  const bundle = await packBundle(files);
-  const findFiles = await findPidsFiles(payloadDir());
-  const outcome: KubeRunOutcome = { results: [], failures: [] };
-  /** Cleanup has begun (an interrupt): start no new agent session. */
-  let stopping = false;
-  /** Exec sessions being opened or at work that no cleanup step stops yet: awaited before an
-   * agent pod is deleted, so that no session is killed with its pod in the middle. */
-  const inflight = new Set<Promise<unknown>>();
-  const track = <T>(p: Promise<T>): Promise<T> => {
-    inflight.add(p);
-    void p.then(() => inflight.delete(p), () => inflight.delete(p));
-    return p;
-  };
+  const run = await prepare(cfg, deps, runId);
   await Promise.all(plans.map(async (plan) => {
     try {
-      await onNode(plan);
+      await onNode(run, plan);
     } catch (e) {
-      for (const p of plan.pods) outcome.failures.push({ label: `pod ${p.namespace}/${p.name}`, error: e });
+      for (const p of plan.pods) run.outcome.failures.push({ label: `pod ${p.namespace}/${p.name}`, error: e });
     }
   }));
-  return outcome;
+  return run.outcome;
+}
 
-  async function onNode(plan: AgentPlan): Promise<void> {
-    const { name, namespace } = plan.manifest.metadata as { name: string; namespace: string };
-    const progress = multi ? scoped(deps.progress, `node ${plan.node}`) : deps.progress;
-    let deleted = false;
-    let unclean = false;
-    let running = false;
-    /** The create was sent (an answer may still be on its way), and whether it was refused. */
-    let sent = false;
-    let refused = false;
-    const agent: ExecTarget = { namespace, pod: name, container: AGENT_CONTAINER };
-    const remove = async () => {
-      if (deleted) return;
-      deleted = true;
-      if (!sent || refused) return; // never created: nothing to delete, nothing to say
-      if (unclean) await waitForAgentsToFinish(deps.api, agent, runId);
-      progress.emit({ kind: 'deleting-agent', pod: name });
-      await deletePod(deps.api, namespace, name);
-    };
-    // As a cleanup step (an interrupt, or a failure elsewhere) the run is cut short: whatever
-    // session is still at work in the pod (finding the process, an agent being stopped) ends
-    // before the pod goes, and no new one starts.
-    const stop = async () => {
-      stopping = true;
-      if (running) unclean = true;
-      await Promise.allSettled([...inflight]);
-      await remove();
-    };
-    progress.emit({ kind: 'agent-starting', pod: name, node: plan.node, image: cfg.image });
-    try {
-      await createAgentPod(deps.api, plan.manifest, () => { sent = true; registerOrRun(deps.cleanup, `delete agent pod ${namespace}/${name}`, stop); })
-        .catch((e: unknown) => { refused = e instanceof PyheapError && e.reason === 'api-refused'; throw e; });
-      if (deleted) { // interrupted while the create was on its way: the delete came too early
-        await deletePod(deps.api, namespace, name);
-        throw new Error('interrupted');
-      }
-      await waitForAgentPod(deps.api, { namespace, name, container: AGENT_CONTAINER, image: cfg.image, timeoutMs: cfg.startTimeoutMs, onWaiting: (w) => progress.emit({ kind: 'agent-waiting', pod: name, ...w }) });
-      running = true;
-      progress.emit({ kind: 'agent-ready', pod: name, node: plan.node });
-      const before = outcome.failures.length;
-      await Promise.all(plan.pods.map(async (pod) => {
-        try {
-          await onPod(pod, agent, name);
-        } catch (e) {
-          outcome.failures.push({ label: `pod ${pod.namespace}/${pod.name}`, error: e });
-        }
-      }));
-      unclean = outcome.failures.length > before;
-    } finally {
-      await remove().catch((e: unknown) => {
-        outcome.failures.push({ label: `agent pod ${namespace}/${name}`, error: leftBehindError(e, namespace, name, plan.manifest.spec.activeDeadlineSeconds), leftBehind: true });
-      });
-    }
-  }
+async function prepare(cfg: KubeRunConfig, deps: KubeDeps, runId: string): Promise<Run> {
+  const { files, scriptPath } = await agentFiles(payloadDir(), cfg.mode === 'script' ? cfg.scriptFile : undefined);
+  return {
+    cfg, deps, runId, multi: cfg.allPods || cfg.allProcesses,
+    bundle: await packBundle(files), scriptPath, findFiles: await findPidsFiles(payloadDir()),
+    outcome: { results: [], failures: [] }, stopping: false, inflight: new Set(),
+  };
+}
 
-  async function onPod(pod: ResolvedPod, agent: ExecTarget, agentName: string): Promise<void> {
-    const progress = cfg.allPods ? scoped(deps.progress, pod.name) : deps.progress;
-    progress.emit({ kind: 'finding-process', pod: pod.name, container: pod.container });
-    const processes = await track(listContainerProcesses(deps.api, agent, pod.containerID, findFiles, runId, 30_000));
-    const choice = chooseProcesses(processes, `container ${pod.container} of pod ${pod.name}`, { ...(cfg.pid !== undefined ? { pid: cfg.pid } : {}), allProcesses: cfg.allProcesses });
-    if (choice.notice) progress.emit({ kind: 'notice', text: choice.notice });
-    for (const proc of choice.chosen) {
-      const label = choice.chosen.length > 1 ? `${pod.name} pid ${proc.pid}` : pod.name;
-      const outDir = multi ? path.join(cfg.outDir, choice.chosen.length > 1 || cfg.allProcesses ? `${pod.name}-pid${proc.pid}` : pod.name) : cfg.outDir;
+/** One node: its agent pod started, every target pod on it inspected, the agent pod deleted. */
+async function onNode(run: Run, plan: AgentPlan): Promise<void> {
+  const { name, namespace } = plan.manifest.metadata as { name: string; namespace: string };
+  const pod: AgentPod = {
+    plan, name, namespace, exec: { namespace, pod: name, container: AGENT_CONTAINER },
+    progress: run.multi ? scoped(run.deps.progress, `node ${plan.node}`) : run.deps.progress,
+    sent: false, refused: false, running: false, unclean: false, deleted: false,
+  };
+  try {
+    await startAgentPod(run, pod);
+    const before = run.outcome.failures.length;
+    await Promise.all(plan.pods.map(async (target) => {
       try {
-        const r = await onProcess(proc, agent, outDir, multi ? scoped(deps.progress, label) : progress);
-        outcome.results.push({ ...r, pod, agentPod: agentName, agentImage: cfg.image, process: proc, processes: processes.length > 1 ? processes : [] });
+        await onPod(run, pod, target);
       } catch (e) {
-        outcome.failures.push({ label: `pod ${pod.namespace}/${pod.name} pid ${proc.pid}`, error: e });
+        run.outcome.failures.push({ label: `pod ${target.namespace}/${target.name}`, error: e });
       }
+    }));
+    pod.unclean = run.outcome.failures.length > before;
+  } finally {
+    await removeAgentPod(run, pod).catch((e: unknown) => {
+      run.outcome.failures.push({ label: `agent pod ${namespace}/${name}`, error: leftBehindError(e, namespace, name, plan.manifest.spec.activeDeadlineSeconds), leftBehind: true });
+    });
+  }
+}
+
+/** Creates the agent pod (its deletion registered before the create is sent) and waits until it runs. */
+async function startAgentPod(run: Run, pod: AgentPod): Promise<void> {
+  const { api, cleanup } = run.deps;
+  pod.progress.emit({ kind: 'agent-starting', pod: pod.name, node: pod.plan.node, image: run.cfg.image });
+  await createAgentPod(api, pod.plan.manifest, () => { pod.sent = true; registerOrRun(cleanup, `delete agent pod ${pod.namespace}/${pod.name}`, () => stopAgentPod(run, pod)); })
+    .catch((e: unknown) => { pod.refused = e instanceof PyheapError && e.reason === 'api-refused'; throw e; });
+  if (pod.deleted) { // interrupted while the create was on its way: the delete came too early
+    await deletePod(api, pod.namespace, pod.name);
+    throw new Error('interrupted');
+  }
+  await waitForAgentPod(api, { namespace: pod.namespace, name: pod.name, container: AGENT_CONTAINER, image: run.cfg.image, timeoutMs: run.cfg.startTimeoutMs,
+    onWaiting: (w) => pod.progress.emit({ kind: 'agent-waiting', pod: pod.name, ...w }) });
+  pod.running = true;
+  pod.progress.emit({ kind: 'agent-ready', pod: pod.name, node: pod.plan.node });
+}
+
+/** As a cleanup step (an interrupt, or a failure elsewhere) the run is cut short: whatever
+ * session is still at work in the pod (finding the process, an agent being stopped) ends
+ * before the pod goes, and no new one starts. */
+async function stopAgentPod(run: Run, pod: AgentPod): Promise<void> {
+  run.stopping = true;
+  if (pod.running) pod.unclean = true;
+  await Promise.allSettled([...run.inflight]);
+  await removeAgentPod(run, pod);
+}
+
+/** Deletes the agent pod once; one that was never created needs nothing, and says nothing. */
+async function removeAgentPod(run: Run, pod: AgentPod): Promise<void> {
+  if (pod.deleted) return;
+  pod.deleted = true;
+  if (!pod.sent || pod.refused) return;
+  if (pod.unclean) await waitForAgentsToFinish(run.deps.api, pod.exec, run.runId);
+  pod.progress.emit({ kind: 'deleting-agent', pod: pod.name });
+  await deletePod(run.deps.api, pod.namespace, pod.name);
+}
+
+/** A session that no cleanup step stops yet: awaited before an agent pod is deleted. */
+function track<T>(run: Run, p: Promise<T>): Promise<T> {
+  run.inflight.add(p);
+  void p.then(() => run.inflight.delete(p), () => run.inflight.delete(p));
+  return p;
+}
+
+/** One target pod: find its container's Python process(es), then inspect each. */
+async function onPod(run: Run, agentPod: AgentPod, pod: ResolvedPod): Promise<void> {
+  const { cfg, deps } = run;
+  const progress = cfg.allPods ? scoped(deps.progress, pod.name) : deps.progress;
+  progress.emit({ kind: 'finding-process', pod: pod.name, container: pod.container });
+  const processes = await track(run, listContainerProcesses(deps.api, agentPod.exec, pod.containerID, run.findFiles, run.runId, 30_000));
+  const choice = chooseProcesses(processes, `container ${pod.container} of pod ${pod.name}`, { ...(cfg.pid !== undefined ? { pid: cfg.pid } : {}), allProcesses: cfg.allProcesses });
+  if (choice.notice) progress.emit({ kind: 'notice', text: choice.notice });
+  for (const proc of choice.chosen) {
+    const label = choice.chosen.length > 1 ? `${pod.name} pid ${proc.pid}` : pod.name;
+    const outDir = run.multi ? path.join(cfg.outDir, choice.chosen.length > 1 || cfg.allProcesses ? `${pod.name}-pid${proc.pid}` : pod.name) : cfg.outDir;
+    try {
+      const r = await onProcess(run, agentPod, proc, outDir, run.multi ? scoped(deps.progress, label) : progress);
+      run.outcome.results.push({ ...r, pod, agentPod: agentPod.name, agentImage: cfg.image, process: proc, processes: processes.length > 1 ? processes : [] });
+    } catch (e) {
+      run.outcome.failures.push({ label: `pod ${pod.namespace}/${pod.name} pid ${proc.pid}`, error: e });
     }
   }
+}
 
-  async function onProcess(proc: ProcessInfo, agent: ExecTarget, outDir: string, progress: RunDeps['progress']): Promise<RunResult> {
-    const started = performance.now();
-    if (stopping) throw new Error('interrupted');
-    const session = await track((async () => {
-      const s = await startPodAgent(deps.api, agent, bundle, agentRequest(cfg, proc.hostPid, scriptPath), runId, cfg.image, {
-        onEvent: (e) => progress.emit(e), onTranscript: deps.transcript,
-      });
-      let exited = false;
-      void s.done.then(() => { exited = true; }, () => { exited = true; });
-      // (at once, if cleanup has begun meanwhile)
-      registerOrRun(deps.cleanup, 'stop the agent', async () => {
-        if (exited) return;
-        s.interrupt();
-        await s.done.catch(() => undefined);
-      });
-      return s;
-    })());
-    return collectResults(session, { ...cfg, outDir, ownsOutDir: multi ? true : cfg.ownsOutDir }, { ...deps, progress }, started);
-  }
+/** One process: the agent over an exec session (stopped by cleanup), then the results. */
+async function onProcess(run: Run, agentPod: AgentPod, proc: ProcessInfo, outDir: string, progress: Progress): Promise<RunResult> {
+  const { cfg, deps } = run;
+  const started = performance.now();
+  if (run.stopping) throw new Error('interrupted');
+  const session = await track(run, (async () => {
+    const s = await startPodAgent(deps.api, agentPod.exec, run.bundle, agentRequest(cfg, proc.hostPid, run.scriptPath), run.runId, cfg.image, {
+      onEvent: (e) => progress.emit(e), onTranscript: deps.transcript,
+    });
+    let exited = false;
+    void s.done.then(() => { exited = true; }, () => { exited = true; });
+    // (at once, if cleanup has begun meanwhile)
+    registerOrRun(deps.cleanup, 'stop the agent', async () => {
+      if (exited) return;
+      s.interrupt();
+      await s.done.catch(() => undefined);
+    });
+    return s;
+  })());
+  return collectResults(session, { ...cfg, outDir, ownsOutDir: run.multi ? true : cfg.ownsOutDir }, { ...deps, progress }, started);
 }
