@@ -17,7 +17,7 @@ export async function findLeftovers(api: Api, namespace: string): Promise<{ pods
     list = await api.request('GET', '/api/v1/pods', { query: { labelSelector: AGENT_SELECTOR } });
   } catch (e) {
     const err = apiError(e, 'cleanup', 'list pods in all namespaces');
-    if (!/RBAC/.test(err.message)) throw err;
+    if (err.reason !== 'rbac-refused') throw err;
     // no right to list cluster-wide: look where the user may
     scope = `namespace ${namespace}`;
     try {

@@ -1,7 +1,7 @@
 // The agent pod's life after its manifest: created (after a server-side dry run), deleted with
 // grace 0, told apart when it went away under a running agent (deleted, evicted, past its
 // deadline), and waited for until its agents have cleaned up before it is deleted.
-import { EXIT, PyheapError } from '../core/errors.js';
+import { EXIT, PyheapError, refusedByApi } from '../core/errors.js';
 import type { Api } from '../kube/api.js';
 import { apiError } from '../kube/apiErrors.js';
 import { openExec, type ExecTarget } from '../kube/exec.js';
@@ -17,7 +17,7 @@ export async function createAgentPod(api: Api, manifest: Obj, onCreating: () => 
     await api.request('POST', path, { query: { dryRun: 'All' }, body: manifest });
   } catch (e) {
     const err = apiError(e, 'agent', `create the agent pod in namespace ${ns}`);
-    throw /RBAC refuses/.test(err.message) ? elsewhere(err, e) : err;
+    throw err.reason === 'rbac-refused' ? elsewhere(err, e) : err;
   }
   onCreating(); // the deletion is registered before the create is sent: an interrupt may come in between
   try {
@@ -25,8 +25,8 @@ export async function createAgentPod(api: Api, manifest: Obj, onCreating: () => 
   } catch (e) {
     // refused after its dry run passed (a webhook that skips dry runs, a quota used up meanwhile)
     const err = apiError(e, 'agent', `create the agent pod in namespace ${ns}`);
-    if (err.reason !== 'api-refused') throw err;
-    throw new PyheapError('agent', `the agent pod was not created: ${err.message}`, { ...(err.hint ? { hint: err.hint } : {}), exitCode: err.exitCode, cause: e, reason: err.reason });
+    if (!refusedByApi(err)) throw err;
+    throw new PyheapError('agent', `the agent pod was not created: ${err.message}`, { ...(err.hint ? { hint: err.hint } : {}), exitCode: err.exitCode, cause: e, ...(err.reason ? { reason: err.reason } : {}) });
   }
 }
 

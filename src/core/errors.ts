@@ -20,9 +20,18 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 export type Stage = 'parse' | 'connect' | 'resolve' | 'agent' | 'inject' | 'payload' | 'collect' | 'report' | 'cleanup';
 
 /** What kind of failure it is, for the code that must tell failures apart (never the text):
- * - api-refused: the API server answered no (RBAC, admission, not found, conflict): the request
- *   changed nothing. */
-export type Reason = 'api-refused';
+ * - api-refused: the API server answered no (admission, not found, conflict, credentials): the
+ *   request changed nothing;
+ * - rbac-refused: RBAC refused the verb (an api-refused too: nothing changed);
+ * - gdb-missing: the agent found no gdb where it runs;
+ * - certificate, credentials: the API server could not be reached for want of trust in its
+ *   certificate, or of credentials (an exec plugin that failed). */
+export type Reason = 'api-refused' | 'rbac-refused' | 'gdb-missing' | 'certificate' | 'credentials';
+
+/** The API server said no, so the request changed nothing. */
+export function refusedByApi(e: unknown): boolean {
+  return e instanceof PyheapError && (e.reason === 'api-refused' || e.reason === 'rbac-refused');
+}
 
 export class PyheapError extends Error {
   readonly stage: Stage;

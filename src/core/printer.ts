@@ -15,13 +15,16 @@ const paint = (on: boolean, code: string, s: string) => (on ? `\x1b[${code}m${s}
 export class Printer {
   constructor(readonly streams: Streams) {}
 
-  /** One line: what happened and how to fix it. The stack only with -v. */
+  /** One line: what happened and how to fix it. The stage and the stack only with -v. */
   error(e: unknown, verbose = false): void {
     const c = this.streams.color;
     if (e instanceof PyheapError) {
       const hint = e.hint ? `; ${e.hint}` : '';
       this.streams.err.write(`${paint(c, '31;1', 'error:')} ${e.message}${hint}\n`);
-      if (verbose) this.detail(e);
+      if (verbose) {
+        this.streams.err.write(`stage: ${e.stage}${e.reason ? ` (${e.reason})` : ''}\n`);
+        this.detail(e);
+      }
       return;
     }
     const message = e instanceof Error ? e.message : String(e);

@@ -44,7 +44,7 @@ export async function startPodAgent(api: Api, agentPod: ExecTarget, bundle: Buff
       return { ...result, error: new PyheapError('collect', `the exec session with agent pod ${agentPod.pod} dropped after ${exit.stdoutBytes} bytes of results, without an exit status`, {
         hint: 'the connection to the API server was interrupted; run again', exitCode: EXIT.transfer, cause: sending }) };
     }
-    if (result.error?.message.startsWith('gdb is not installed')) {
+    if (result.error?.reason === 'gdb-missing') {
       return { ...result, error: new PyheapError('inject', `the agent image ${image} has no gdb`, {
         hint: 'use an agent image with gdb: the default one, or e.g. --image robustadev/debug-toolkit:v7.0.1', exitCode: result.error.exitCode }) };
     }

@@ -182,5 +182,5 @@ export function agentError(rest: string): PyheapError {
   const name = m?.[2] ?? 'internal';
   const detail = m?.[3] || rest;
   const info = AGENT_ERRORS[name] ?? AGENT_ERRORS.internal!;
-  return new PyheapError(info.stage, detail, { hint: info.hint, exitCode: info.exit });
+  return new PyheapError(info.stage, detail, { hint: info.hint, exitCode: info.exit, ...(name === 'gdb-missing' ? { reason: 'gdb-missing' as const } : {}) });
 }

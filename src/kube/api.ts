@@ -17,11 +17,18 @@ export class ApiRefusal extends Error {
   }
 }
 
+/** Why the API server could not be used: the network (no route, no answer in time, a broken
+ * connection), a certificate this machine does not trust, or no credentials to send. */
+export type Unreachable = 'network' | 'certificate' | 'credentials';
+
 /** The API server could not be reached, or did not answer in time. */
 export class ApiUnreachable extends Error {
-  constructor(message: string, readonly server: string, options?: { cause?: unknown }) {
-    super(message, options);
+  readonly why: Unreachable;
+
+  constructor(message: string, readonly server: string, options?: { cause?: unknown; why?: Unreachable }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ApiUnreachable';
+    this.why = options?.why ?? 'network';
   }
 }
 
@@ -71,7 +78,7 @@ export class KubeApi implements Api {
     try {
       await this.settings.kc.applyToHTTPSOptions(opts);
     } catch (e) {
-      throw new ApiUnreachable(`cannot get credentials for ${this.server}: ${(e as Error).message.trim().split('\n')[0]}`, this.server, { cause: e });
+      throw new ApiUnreachable(`cannot get credentials for ${this.server}: ${(e as Error).message.trim().split('\n')[0]}`, this.server, { cause: e, why: 'credentials' });
     }
     opts.headers = { ...opts.headers, ...this.settings.headers };
     return opts;
@@ -114,11 +121,16 @@ export class KubeApi implements Api {
       }, timeoutMs) : undefined;
       req.on('error', (e) => {
         clearTimeout(timer);
-        reject(e instanceof ApiUnreachable ? e : new ApiUnreachable(describeNetworkError(e as NodeJS.ErrnoException, this.server), this.server, { cause: e }));
+        reject(e instanceof ApiUnreachable ? e : networkError(e as NodeJS.ErrnoException, this.server));
       });
       req.end(data);
     });
   }
+}
+
+/** A failed connection as an ApiUnreachable: one line for people, and why for the code. */
+export function networkError(e: NodeJS.ErrnoException, server: string): ApiUnreachable {
+  return new ApiUnreachable(describeNetworkError(e, server), server, { cause: e, why: /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(e.code ?? '') ? 'certificate' : 'network' });
 }
 
 export function describeNetworkError(e: NodeJS.ErrnoException, server: string): string {

@@ -12,10 +12,10 @@ export function apiError(e: unknown, stage: Stage, doing: string): PyheapError {
   if (e instanceof PyheapError) return e;
   if (e instanceof ApiUnreachable) {
     return new PyheapError(stage, `${e.message} (while trying to ${doing})`, {
-      hint: /certificate/.test(e.message) ? 'check the kubeconfig\'s certificate-authority, or pass --insecure-skip-tls-verify if you trust the network'
-        : /credentials/.test(e.message) ? 'check the kubeconfig user (exec plugin, token file), or log in again'
+      hint: e.why === 'certificate' ? 'check the kubeconfig\'s certificate-authority, or pass --insecure-skip-tls-verify if you trust the network'
+        : e.why === 'credentials' ? 'check the kubeconfig user (exec plugin, token file), or log in again'
           : 'check --context/--server and that the cluster is up (kubectl cluster-info)',
-      exitCode: EXIT.kube, cause: e,
+      exitCode: EXIT.kube, cause: e, ...(e.why !== 'network' ? { reason: e.why } : {}),
     });
   }
   if (!(e instanceof ApiRefusal)) {
@@ -56,7 +56,7 @@ export function rbacError(stage: Stage, r: Refused, o: { user?: string; cause?: 
   const verbs = resource.endsWith('/exec') ? 'create and get' : verb;
   return new PyheapError(stage, `cannot ${verb} ${full}${where}: RBAC refuses it${o.user ? ` to user "${o.user}"` : ''}${o.after ?? ''}`, {
     hint: `ask for RBAC permission to ${verbs} ${full}${where} (check with: kubectl auth can-i ${verb} ${full}${ns ? ` -n ${ns}` : ''})`,
-    exitCode: EXIT.kube, reason: 'api-refused', ...(o.cause !== undefined ? { cause: o.cause } : {}) });
+    exitCode: EXIT.kube, reason: 'rbac-refused', ...(o.cause !== undefined ? { cause: o.cause } : {}) });
 }
 
 function podSecurityError(e: ApiRefusal, stage: Stage, level: string, violations: string): PyheapError {

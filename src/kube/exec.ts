@@ -4,7 +4,7 @@
 // dropped (never as success). stdin is never half-closed (v4 cannot): callers frame it.
 import { Readable } from 'node:stream';
 import WebSocket from 'ws';
-import { ApiRefusal, ApiUnreachable, describeNetworkError, parseStatus, queryString, type Api, type Status } from './api.js';
+import { ApiRefusal, ApiUnreachable, networkError, parseStatus, queryString, type Api, type Status } from './api.js';
 
 export const PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
 const CHUNK = 256 * 1024;
@@ -124,10 +124,10 @@ function opened(ws: WebSocket, api: Api, path: string, pod: string, openTimeoutM
       const chunks: Buffer[] = [];
       res.on('data', (d: Buffer) => chunks.push(d));
       res.on('end', () => reject(new ApiRefusal(res.statusCode ?? 0, parseStatus(Buffer.concat(chunks).toString('utf8'), res.statusCode ?? 0), 'GET', path)));
-      res.on('error', (e) => reject(new ApiUnreachable(describeNetworkError(e as NodeJS.ErrnoException, api.server), api.server, { cause: e })));
+      res.on('error', (e) => reject(networkError(e as NodeJS.ErrnoException, api.server)));
     });
     ws.once('error', (e) => reject(/handshake has timed out/.test(e.message)
       ? new ApiUnreachable(`exec in pod ${pod} was not accepted within ${Math.round(openTimeoutMs / 1000)}s`, api.server, { cause: e })
-      : new ApiUnreachable(describeNetworkError(e as NodeJS.ErrnoException, api.server), api.server, { cause: e })));
+      : networkError(e as NodeJS.ErrnoException, api.server)));
   });
 }

@@ -81,7 +81,8 @@ export function reportRuns(out: KubeRunOutcome, target: string, o: ReportOptions
   const doc = {
     target,
     runs: results.map((r) => runDocument(r, podSubject(r, target), o.mode)),
-    failures: out.failures.map((f) => ({ target: f.label, error: f.error instanceof Error ? f.error.message : String(f.error), exit_code: failureCode(f.error) })),
+    failures: out.failures.map((f) => ({ target: f.label, error: f.error instanceof Error ? f.error.message : String(f.error), exit_code: failureCode(f.error),
+      stage: f.error instanceof PyheapError ? f.error.stage : null })),
   };
   // each replica's page in its directory, the fleet's beside them
   const warn = (m: string) => printer.warning(m);

@@ -10,7 +10,7 @@ import { chooseProcesses, listContainerProcesses } from '../inject/pids.js';
 import { AGENT_CONTAINER, agentPodManifest } from '../agentpod/manifest.js';
 import { checkAgentAccess } from '../agentpod/access.js';
 import { createAgentPod, deletePod, leftBehindError, waitForAgentsToFinish } from '../agentpod/lifecycle.js';
-import { PyheapError } from '../core/errors.js';
+import { refusedByApi } from '../core/errors.js';
 import { agentFiles, findPidsFiles, packBundle, type BundleFile } from '../inject/bundle.js';
 import { startPodAgent } from '../inject/podSession.js';
 import { resolveTarget, type ResolvedPod, type ResolveOptions } from '../target/resolve.js';
@@ -190,7 +190,7 @@ async function startAgentPod(run: Run, pod: AgentPod): Promise<void> {
   const { api, cleanup } = run.deps;
   pod.progress.emit({ kind: 'agent-starting', pod: pod.name, node: pod.plan.node, image: run.cfg.image });
   await createAgentPod(api, pod.plan.manifest, () => { pod.sent = true; registerOrRun(cleanup, `delete agent pod ${pod.namespace}/${pod.name}`, () => stopAgentPod(run, pod)); })
-    .catch((e: unknown) => { pod.refused = e instanceof PyheapError && e.reason === 'api-refused'; throw e; });
+    .catch((e: unknown) => { pod.refused = refusedByApi(e); throw e; });
   if (pod.deleted) { // interrupted while the create was on its way: the delete came too early
     await deletePod(api, pod.namespace, pod.name);
     throw new Error('interrupted');

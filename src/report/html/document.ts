@@ -58,7 +58,7 @@ export interface RunDoc {
 }
 
 /** `--all-pods`, `--all-processes`: every run, and the ones that failed. */
-export interface FleetDoc { target: string; runs: RunDoc[]; failures: { target: string; error: string; exit_code: number }[] }
+export interface FleetDoc { target: string; runs: RunDoc[]; failures: { target: string; error: string; exit_code: number; stage?: string | null }[] }
 
 /** `kubectl pyheap analyze FILE -o json`. */
 export interface AnalysisDoc { retainers: RetainerRow[]; retained_by_type: RetainedTypeRow[]; snapshot: SnapshotAnalysisDoc; dominator_tree?: DominatorTreeDoc; analysis_seconds: number }
