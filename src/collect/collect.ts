@@ -4,8 +4,8 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { AgentExit, AgentSession, Memory } from '../inject/protocol.js';
+import { verifyExit, verifyRunId, verifyTransfer } from './verify.js';
 import type { Cleanup } from '../core/cleanup.js';
-import { EXIT, PyheapError } from '../core/errors.js';
 import type { Progress } from '../core/progress.js';
 import { agentBoundMs, SNAPSHOT_FILE, type RunSettings } from '../inject/request.js';
 import { extractResults, type Extracted } from './extract.js';
@@ -60,24 +60,12 @@ export async function collectResults(agent: AgentSession, cfg: RunSettings & { o
   } finally {
     clearTimeout(watchdog);
   }
-  // (a session cut off after the bound was cut off by us)
-  if (stuck && (!exit.error || exit.error.exitCode === EXIT.transfer)) {
-    throw new PyheapError('collect', `the agent gave no result within ${Math.round(agentBoundMs(cfg) / 1000)}s and was stopped`, {
-      hint: 'the node may be overloaded, or the agent stuck; retry (with a longer --timeout if the payload needs the time)', exitCode: EXIT.timeout });
-  }
-  if (exit.error) throw exit.error;
-  if (exit.code !== 0) {
-    throw new PyheapError('inject', `the agent failed with status ${exit.code}${exit.stray.length ? `: ${exit.stray.at(-1)}` : ''}`, {
-      hint: 'run again with -v', exitCode: EXIT.internal });
-  }
+  verifyExit(exit, stuck, agentBoundMs(cfg));
   if (extractError) throw extractError;
-  checkTransfer(extracted, exit);
+  verifyTransfer(extracted, exit);
 
   const status = await readStatus(cfg.outDir);
-  if (exit.runId && status.run_id !== exit.runId) {
-    throw new PyheapError('collect', `the results belong to another run (${status.run_id ?? 'none'}, not ${exit.runId})`, {
-      hint: 'something in the target rewrote our files; run again', exitCode: EXIT.transfer });
-  }
+  verifyRunId(status, exit);
   const result: RunResult = {
     status,
     stdout: await readText(cfg.outDir, 'stdout.txt'),
@@ -99,14 +87,4 @@ export async function collectResults(agent: AgentSession, cfg: RunSettings & { o
   }
   keepOutDir = true;
   return result;
-}
-
-function checkTransfer(x: Extracted | undefined, exit: AgentExit): asserts x is Extracted {
-  const broken = (why: string) => new PyheapError('collect', `the results arrived incomplete: ${why}`, {
-    hint: 'run again; if it persists, run with -v', exitCode: EXIT.transfer });
-  if (!x) throw broken('no archive');
-  if (!x.complete) throw broken(`the archive has no end marker after ${x.bytes} bytes`);
-  if (!exit.result) throw broken('the agent did not announce the archive size');
-  if (exit.result.bytes !== x.bytes) throw broken(`received ${x.bytes} of ${exit.result.bytes} bytes`);
-  if (exit.result.sha256 !== x.sha256) throw broken('the sha256 of the archive does not match');
 }
