@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // kubectl-pyheap's executable (the npm bin): checks the Node.js version, then runs the command
-// line (cliMain.ts). Nothing else is imported before the check.
+// line (cli/main.ts). Nothing else is imported before the check.
 import { NODE_HINT, nodeTooOld } from './core/nodeVersion.js';
 
 const old = nodeTooOld();

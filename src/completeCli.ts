@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // kubectl_complete-pyheap's executable (the npm bin): checks the Node.js version, then completes
-// (completeMain.ts). On a Node.js too old to run us it offers nothing, quietly (kubectl would
+// (cli/completeMain.ts). On a Node.js too old to run us it offers nothing, quietly (kubectl would
 // show any text as a candidate); the command itself says what to do.
 import { nodeTooOld } from './core/nodeVersion.js';
 

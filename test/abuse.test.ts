@@ -2,7 +2,7 @@
 // user: a TMPDIR that is a symlink out of the container, a symlink and a FIFO planted in the
 // results while the payload runs. Nothing is written outside the output directory, the agent
 // does not hang, and the target's files are still cleaned up. (Malicious tar streams are in
-// results.test.ts; results bound to their run id in run.ts.)
+// unit/extract.test.ts; results bound to their run id in collect/verify.ts.)
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';

@@ -1,4 +1,4 @@
-// The text view of an analysis, in the style of the census table (report.ts): types by retained
+// The text view of an analysis, in the style of the census table (report/tables.ts): types by retained
 // size, then the objects that retain the most with the dominator path that holds each.
 import { humanSize } from '../core/units.js';
 import type { Analysis } from './views.js';

@@ -3,7 +3,7 @@
 // word under the cursor ('' for a new word), and reads one candidate per line; a last line
 // `:<n>` is cobra's ShellCompDirective (kubectl's pkg/cmd/plugin/plugin.go, pluginCompletion and
 // getPluginCompletions). analyze() reads the words as the CLI's yargs parser will; plan() says
-// what to offer; completeCli.ts fetches the names (cluster, kubeconfig) and render() prints them.
+// what to offer; completeMain.ts fetches the names (cluster, kubeconfig) and render() prints them.
 import { HELP_FLAG, KUBE_FLAGS, kubeFlags, RUN_FLAGS, type FlagSpec, type KubeCliFlags, type ValueKind } from './flags.js';
 import type { KubeFlags } from '../kube/kubeconfig.js';
 import { parseTarget, TARGET_KINDS, type Target, type WorkloadResource } from '../target/target.js';

@@ -1,5 +1,5 @@
 // The one error type of kubectl-pyheap: a stage, a one-line message, a hint naming the fix,
-// the exit code, and the original cause. Only cli.ts prints it (through printer.ts).
+// the exit code, and the original cause. Only cli/main.ts prints it (through printer.ts).
 
 export const EXIT = {
   ok: 0,

@@ -1,5 +1,5 @@
 // Runs payloads/shell/agent.sh in the agent pod over one exec session: the counterpart of
-// agentLocal.ts for Kubernetes. The bundle goes in on stdin, the results tar comes back on
+// inject/local.ts for Kubernetes. The bundle goes in on stdin, the results tar comes back on
 // stdout and the agent's events on stderr; interrupting sends one more stdin byte, which makes
 // pod_session.sh stop the agent the gentle way (it cleans the target up, gdb is never killed).
 import { createInterface } from 'node:readline';
