@@ -3,8 +3,7 @@
 import type { Cleanup } from '../core/cleanup.js';
 import type { Printer } from '../core/printer.js';
 import type { Progress } from '../core/progress.js';
-import type { RunSettings } from '../inject/request.js';
-import { describeTarget, type Target } from '../target/target.js';
+import { describeTarget } from '../target/target.js';
 import { PyheapError } from '../core/errors.js';
 import { KubeApi } from '../kube/api.js';
 import { cleanupLeftovers } from '../agentpod/leftovers.js';
@@ -41,7 +40,8 @@ export async function cleanupCommand(flags: KubeFlags, c: KubeCommandContext): P
   return 0;
 }
 
-export type KubeRunInput = Omit<KubeRunConfig, 'namespace'> & { target: Exclude<Target, { kind: 'pid' }> };
+/** A pod run as the command line gives it: all but the namespace, which the kubeconfig decides. */
+export type KubeRunInput = Omit<KubeRunConfig, 'namespace'>;
 
 export async function dryRunCommand(flags: KubeFlags, input: KubeRunInput, c: KubeCommandContext): Promise<number> {
   const { api, namespace } = await connect(flags);
@@ -67,9 +67,9 @@ function singleRunError(outcome: KubeRunOutcome): unknown {
     hint: [p?.hint, left.hint].filter(Boolean).join('; then '), exitCode: p?.exitCode ?? left.exitCode, cause: first });
 }
 
-export async function runCommand(flags: KubeFlags, input: KubeRunInput, settings: RunSettings, c: KubeCommandContext, transcript: (l: string) => void): Promise<number> {
+export async function runCommand(flags: KubeFlags, input: KubeRunInput, c: KubeCommandContext, transcript: (l: string) => void): Promise<number> {
   const { api, namespace } = await connect(flags);
-  const cfg: KubeRunConfig = { ...settings, ...input, namespace };
+  const cfg: KubeRunConfig = { ...input, namespace };
   const outcome = await runKube(cfg, { api, progress: c.progress, cleanup: c.cleanup, transcript, ...(c.ask ? { ask: c.ask } : {}) });
   c.progress.stop(outcome.failures.length === 0);
   const target = describeTarget(input.target);

@@ -185,7 +185,7 @@ export async function main(argv: string[], printer: Printer): Promise<number> {
         // a run that fails before any results arrive (no cluster, RBAC, no such pod...) leaves no
         // directory: the name was only reserved; one that holds results stays
         if (ownsOutDir) cleanup.add('remove the output directory if nothing arrived', () => fs.rmdir(dir).catch(() => undefined));
-        return await cmd.runCommand(kubeFlags(flags), { ...input, outDir: dir }, settings, kube, transcript);
+        return await cmd.runCommand(kubeFlags(flags), { ...input, outDir: dir }, kube, transcript);
       }
       const cfg: RunConfig = { ...settings, target, outDir: await outDir(), ownsOutDir };
       const result = await runLocal(cfg, { progress, cleanup, transcript });

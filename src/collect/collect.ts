@@ -36,7 +36,14 @@ export interface RunDeps {
 
 /** The second half of every run, wherever the agent runs: receive and check the results
  * archive (end marker, size and sha256 as announced), then read what the payload wrote. */
-export async function collectResults(agent: AgentSession, cfg: RunSettings & { outDir: string; ownsOutDir: boolean }, deps: RunDeps, started: number): Promise<RunResult> {
+/** Where a run's results go. */
+export interface OutDir {
+  outDir: string;
+  /** The directory is ours (new): remove it if the run fails. */
+  ownsOutDir: boolean;
+}
+
+export async function collectResults(agent: AgentSession, cfg: RunSettings & OutDir, deps: RunDeps, started: number): Promise<RunResult> {
   let keepOutDir = false;
   deps.cleanup.add('remove an incomplete output directory', async () => {
     if (!keepOutDir && cfg.ownsOutDir) await fs.rm(cfg.outDir, { recursive: true, force: true });

@@ -1,17 +1,14 @@
 // The pipeline of a local run, top to bottom: target -> agent (gdb) -> payload -> results ->
 // report. Each stage is a call; cleanup is registered as soon as something exists. The second
 // half (collect/collect.ts) is shared with pod runs (run/pod.ts), whose agent is an exec session.
-import { collectResults, type RunDeps, type RunResult } from '../collect/collect.js';
+import { collectResults, type OutDir, type RunDeps, type RunResult } from '../collect/collect.js';
 import { startLocalAgent } from '../inject/local.js';
 import { payloadDir } from '../inject/payloads.js';
 import { agentRequest, type RunSettings } from '../inject/request.js';
 import type { Target } from '../target/target.js';
 
-export interface RunConfig extends RunSettings {
+export interface RunConfig extends RunSettings, OutDir {
   target: Target;
-  outDir: string;
-  /** The directory is ours (new): remove it if the run fails. */
-  ownsOutDir: boolean;
 }
 
 export async function runLocal(cfg: RunConfig, deps: RunDeps): Promise<RunResult> {

@@ -21,12 +21,12 @@ import type { ExecTarget } from '../kube/exec.js';
 import { payloadDir } from '../inject/payloads.js';
 import { scoped, type Progress } from '../core/progress.js';
 import { agentBoundMs, agentRequest, type RunSettings } from '../inject/request.js';
-import { collectResults, type RunDeps, type RunResult } from '../collect/collect.js';
+import { collectResults, type OutDir, type RunDeps, type RunResult } from '../collect/collect.js';
 import { describeTarget, type Target } from '../target/target.js';
 
 type Obj = Record<string, any>;
 
-export interface KubeRunConfig extends RunSettings {
+export interface KubeRunConfig extends RunSettings, OutDir {
   target: Exclude<Target, { kind: 'pid' }>;
   namespace: string;
   container?: string;
@@ -38,8 +38,6 @@ export interface KubeRunConfig extends RunSettings {
   agentNamespace?: string;
   imagePullSecret?: string;
   startTimeoutMs: number;
-  outDir: string;
-  ownsOutDir: boolean;
 }
 
 export interface PodRunResult extends RunResult {
