@@ -8,6 +8,7 @@ import { runPauseBench } from './pause.js';
 import { runSoakBench } from './soak.js';
 import { runFindingsBench } from './findings.js';
 import { runDominatorBench } from './dominators.js';
+import { runReportBench } from './report.js';
 
 const why = whyNoPtrace();
 if (why) {
@@ -37,6 +38,7 @@ if (want('pause')) print(await runPauseBench(py311));
 if (want('census')) print(await runCensusBench(py311, debian, debian ? objgraphAvailable() : false));
 if (want('findings')) print(await runFindingsBench(py311));
 if (want('dominators')) print(await runDominatorBench());
+if (want('report')) print(await runReportBench());
 if (want('soak')) print(await runSoakBench(pythons.filter((p) => p.label.startsWith('pyenv')).at(-1) ?? py311));
 if (want('kube')) {
   try {
