@@ -94,8 +94,8 @@ def _pyheap_main(boot_path):
         tasks = ('referrers', 'stacks', 'trace', 'snapshot')
         sources = {}
         if mode == 'census':  # the census module, and those of the other tasks asked for
-            for name in ('census',) + tasks:
-                if name == 'census' or job.get(name) or (name == 'referrers' and job.get('growth')):
+            for name in ('census', 'sizes') + tasks:
+                if name in ('census', 'sizes') or job.get(name) or (name == 'referrers' and job.get('growth')):
                     sources[name] = read_bytes('pyheap_%s.py' % name)
         script_source = read_bytes(job['script']) if mode == 'script' else None
         for name in own_files:  # the agent's copies are gone from the target from here on
