@@ -27,6 +27,12 @@ _DICT_BASE = dict.__basicsize__
 _SHARED_KEYS_MAX = 30    # SHARED_KEYS_MAX_SIZE: more names than this and the dict takes over
 _V313 = sys.version_info >= (3, 13)
 _member = type(type.__dict__['__basicsize__'])  # a __slots__ entry is a member descriptor
+# 3.13 only: a dict made from an instance's inline values (obj.__dict__ read) uses them where they
+# are, and the instance counts them; gc.get_objects() shows it when it is GC-tracked (a value may
+# be tracked; 3.14 finds it through the instance), and it shows no referents of its own. Such a
+# dict is counted without the slots it borrows. (Untracked, it is seen by no walk.)
+_EMBEDDED_SEEN = sys.version_info[:2] == (3, 13)
+_DICTS = ('dict',)
 _len = len
 
 
@@ -47,6 +53,8 @@ def managed_info(tp):
     """None for types whose instances are sized right by sys.getsizeof; else (slots, table,
     values_type): the __slots__ values that come first among the referents, the extra bytes by
     number of referents before the type, and whether instances carry values without a dict."""
+    if tp is dict and _EMBEDDED_SEEN:
+        return _DICTS
     if sys.version_info < (3, 11):
         return None
     flags = _get_flags(tp)
@@ -95,8 +103,20 @@ def _position(refs, tp):
         return -1
 
 
+def _borrowed(d):
+    u, rest = divmod(dict.__sizeof__(d) - _DICT_BASE, _PTR)
+    return -_PTR * u if rest == 0 and 0 < u <= _SHARED_KEYS_MAX else 0
+
+
 def extras(group, tp, m):
     """Extra bytes of each object of `group` (all of type `tp`, m = managed_info(tp))."""
+    if m is _DICTS:  # non-empty, yet no referents: its values are an instance's (3.13)
+        out = [0] * _len(group)
+        empty = list(map((0).__eq__, map(_len, map(gc.get_referents, group))))
+        for j in compress(range(_len(group)), empty):
+            if _len(group[j]):
+                out[j] = _borrowed(group[j])
+        return out
     refs = list(map(gc.get_referents, group))
     try:
         pos = list(map(list.index, refs, repeat(tp)))
@@ -116,8 +136,10 @@ def extras(group, tp, m):
     return out
 
 
-def extra_of(refs, tp, m):
-    """Extra bytes of one object of type `tp`, given its referents (the snapshot has them)."""
+def extra_of(o, refs, tp, m):
+    """Extra bytes of one object `o` of type `tp`, given its referents (the snapshot has them)."""
+    if m is _DICTS:
+        return _borrowed(o) if not refs and _len(o) else 0
     pos = _position(refs, tp)
     if pos < 0:
         return 0

@@ -89,7 +89,7 @@ def _write(fd, own_thread, deadline, clock, skip, own_data):
             e = info[tp] = _type_info(tp, o)
         f, hdr, fixed, per_class, managed = e
         size = fixed or f(o) + hdr
-        return size if managed is None else size + extra_of(r, tp, managed)
+        return size if managed is None else size + extra_of(o, r, tp, managed)
 
     def write_chunk(objs):
         types = list(map(type, objs))
