@@ -57,17 +57,17 @@ describe('kubectl pyheap failures and housekeeping', { skip, timeout: 240_000 },
     await assertUnharmed(pid, 2);
   });
 
-  it('robustadev/debug-toolkit:v7.0.1 works as the agent image where it has gdb', async () => {
-    const r = await pyheap(f, ['app', '--image', 'robustadev/debug-toolkit:v7.0.1', '--top', '3']);
+  it('robustadev/debug-toolkit:v6.0 (its last tag with gdb) works as the agent image', async () => {
+    const r = await pyheap(f, ['app', '--image', 'robustadev/debug-toolkit:v6.0', '--top', '3']);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /starting agent pod \S+ on node emulated-node-1 \(robustadev\/debug-toolkit:v7\.0\.1\)/);
+    assert.match(r.stderr, /starting agent pod \S+ on node emulated-node-1 \(robustadev\/debug-toolkit:v6\.0\)/);
   });
 
   it('an agent image without gdb: a clear error', async () => {
     await f.cluster.setSwitches({ imagesWithoutGdb: ['slim/agent:*'] });
     const r = await pyheap(f, ['app', '--image', 'slim/agent:1']);
     assert.equal(r.code, 8, r.stderr);
-    oneLineError(r.stderr, /error: the agent image slim\/agent:1 has no gdb; use an agent image with gdb/);
+    oneLineError(r.stderr, /error: the agent image slim\/agent:1 has no gdb; use an agent image with gdb: the default, ghcr\.io\/kubectl-pyheap\/agent:\d+\.\d+\.\d+ \(gdb 16\), needs no --image; robustadev\/debug-toolkit images built after October 2024 have no gdb \(v6\.0 had gdb 13\.1\)$/);
   });
 
   it('Pod Security rejects the agent pod: the error names the namespace label; --agent-namespace gets around it', async () => {
