@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { runCli, FIXTURES } from './support/cli.js';
 import { liveTargets, startContainer, type ContainerTarget } from './support/container.js';
-import { healthy, tmpEntries } from './support/proc.js';
+import { healthy, localGdbVersion, tmpEntries } from './support/proc.js';
 import { findInterpreters } from './support/pythons.js';
 import { ptraceSkip } from './support/ptrace.js';
 
@@ -44,6 +44,7 @@ interface Doc {
   python: { version: string; pid: number };
   total: { count: number; size: number };
   elapsed_seconds: number;
+  agent: { image: string | null; gdb_version: string | null };
 }
 
 async function census(t: ContainerTarget): Promise<Doc> {
@@ -78,6 +79,7 @@ describe('census, every interpreter of this machine', { skip }, () => {
         assert.equal(largest(doc, 'bytes', 654321), framesWalked ? 1 : 0, 'held only by a running frame');
         assert.ok(doc.python.version.startsWith(`${py.version[0]}.${py.version[1]}.`));
         assert.equal(doc.python.pid, t.pid);
+        assert.deepEqual(doc.agent, { image: null, gdb_version: localGdbVersion() }, 'pid/N: no agent image, this machine\'s gdb');
         assert.ok(doc.total.count > 1234 && doc.total.size > K * (300007 + 200011) && doc.elapsed_seconds > 0);
         for (const row of doc.types) assert.ok(!row.name.includes('pyheap'), `the census counted its own objects: ${row.name}`);
         // The first injections warm a few caches of the interpreter once (codecs, interned

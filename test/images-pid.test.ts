@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FIXTURES, runCli } from './support/cli.js';
 import { liveImageTargets, startImageTarget, type ImageTarget } from './support/imageTarget.js';
-import { healthy, procState, tmpEntries } from './support/proc.js';
+import { healthy, localGdbVersion, procState, tmpEntries } from './support/proc.js';
 import { ptraceSkip } from './support/ptrace.js';
 import { ensureImage } from '../tools/images/index.js';
 
@@ -83,6 +83,7 @@ for (const img of IMAGES) {
         // the interpreter of the image: Debian's static executable, or the official shared libpython
         assert.match(readFileSync(`/proc/${t.pid}/maps`, 'utf8'), img.layout);
         assert.equal(doc.python.pid, t.pid);
+        assert.deepEqual(doc.agent, { image: null, gdb_version: localGdbVersion() }, 'pid/N: this machine\'s gdb, whatever the image');
         assert.equal(doc.types.find((x: Obj) => x.name === '__main__.Marker')?.count, 1234, 'GC-tracked instances');
         assert.equal(largest(doc, 'bytes', 300007), 5, 'untracked bytes');
         assert.equal(largest(doc, 'str', 200011), 5, 'untracked str');

@@ -10,7 +10,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { startCluster } from './cluster/index.js';
 import { ptraceSkip } from './support/ptrace.js';
 import { call } from './support/kube.js';
-import { settleZombies, agentPods, assertNoAgentPods, bundleDirsLeft, assertUnharmed, containerPid, fixture, oneLineError, pyheap, startPyheap, type KubeFixture } from './kube-support.js';
+import { settleZombies, agentPods, assertNoAgentPods, bundleDirsLeft, assertUnharmed, containerPid, fixture, gdbVersionOf, oneLineError, pyheap, startPyheap, type KubeFixture } from './kube-support.js';
 
 const skip = ptraceSkip();
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'pyheap-kube-fail-'));
@@ -58,9 +58,12 @@ describe('kubectl pyheap failures and housekeeping', { skip, timeout: 240_000 },
   });
 
   it('robustadev/debug-toolkit:v6.0 (its last tag with gdb) works as the agent image', async () => {
-    const r = await pyheap(f, ['app', '--image', 'robustadev/debug-toolkit:v6.0', '--top', '3']);
+    const r = await pyheap(f, ['app', '--image', 'robustadev/debug-toolkit:v6.0', '-o', 'json']);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /starting agent pod \S+ on node emulated-node-1 \(robustadev\/debug-toolkit:v6\.0\)/);
+    const doc = JSON.parse(r.stdout);
+    assert.equal(doc.node, 'emulated-node-1');
+    // the document says which debugger touched the target: that image's gdb
+    assert.deepEqual(doc.agent, { image: 'robustadev/debug-toolkit:v6.0', gdb_version: await gdbVersionOf(f, 'robustadev/debug-toolkit:v6.0') });
   });
 
   it('an agent image without gdb: a clear error', async () => {

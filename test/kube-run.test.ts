@@ -10,7 +10,8 @@ import { after, before, describe, it } from 'node:test';
 import { startCluster } from './cluster/index.js';
 import { ptraceSkip } from './support/ptrace.js';
 import { call } from './support/kube.js';
-import { settleZombies, assertNoAgentPods, assertUnharmed, bundleDirsLeft, containerPid, fixture, pods, pyheap, type KubeFixture } from './kube-support.js';
+import { settleZombies, assertNoAgentPods, assertUnharmed, bundleDirsLeft, containerPid, fixture, gdbVersionOf, pods, pyheap, type KubeFixture } from './kube-support.js';
+import { defaultAgentImage } from '../src/kube/agentPod.js';
 
 const skip = ptraceSkip();
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'pyheap-kube-run-'));
@@ -75,6 +76,8 @@ describe('kubectl pyheap POD', { skip, timeout: 240_000 }, () => {
     assert.deepEqual([doc.target, doc.namespace, doc.pod, doc.container, doc.node], ['pod/census', 'default', 'census', 'py', await nodeOf('census')]);
     assert.deepEqual({ ...doc.process, rss_bytes: undefined }, { pid: 1, host_pid: pid, rss_bytes: undefined, command: 'python /root/app/census_target.py 1234 5' });
     assert.match(doc.agent_pod, /^pyheap-agent-[a-z0-9]{8}$/);
+    // which debugger touched the target: the default agent image, and the gdb it runs
+    assert.deepEqual(doc.agent, { image: defaultAgentImage(), gdb_version: await gdbVersionOf(f, defaultAgentImage()) });
     assert.ok(existsSync(path.join(doc.out_dir, 'census.json')), 'the full results are saved locally');
     assert.deepEqual(bundleDirsLeft(doc.agent_pod), [], 'the session directories are gone from the agent pod');
     await assertNoAgentPods(f);

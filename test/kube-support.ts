@@ -8,7 +8,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { ClusterHandle } from './cluster/index.js';
 import { CLI, runCli, type CliResult } from './support/cli.js';
-import { call, fromKubeconfig, type Kube } from './support/kube.js';
+import { call, exec, fromKubeconfig, podRunning, type Kube } from './support/kube.js';
 import { healthy, tmpEntries } from './support/proc.js';
 
 type Obj = Record<string, any>;
@@ -111,4 +111,22 @@ export function oneLineError(stderr: string, pattern: RegExp): void {
   assert.equal(errors.length, 1, `expected one error line in:\n${stderr}`);
   assert.match(errors[0]!, pattern);
   assert.doesNotMatch(stderr, /\n\s+at .*\(.*:\d+:\d+\)/, 'no stack trace without -v');
+}
+
+/** The gdb version of an image as the cluster runs it (`gdb --version` in a pod of it, node's
+ * PID namespace like an agent pod's), to compare with what a run's document says injected. */
+export async function gdbVersionOf(f: KubeFixture, image: string): Promise<string> {
+  const name = `gdb-probe-${Math.random().toString(36).slice(2, 8)}`;
+  const created = await call(f.k, 'POST', '/api/v1/namespaces/default/pods', { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default' },
+    spec: { restartPolicy: 'Never', hostPID: true, containers: [{ name: 'probe', image, command: ['sleep', '600'], securityContext: { privileged: true } }] } });
+  assert.equal(created.code, 201, created.text);
+  try {
+    await podRunning(f.k, 'default', name, 120_000);
+    const r = await exec(f.k, 'default', name, ['gdb', '--version']);
+    const version = /^GNU gdb .* (\d[\w.+~-]*)$/m.exec(r.stdout)?.[1];
+    assert.ok(version, `no gdb version in: ${r.stdout}${r.stderr}`);
+    return version;
+  } finally {
+    await call(f.k, 'DELETE', `/api/v1/namespaces/default/pods/${name}?gracePeriodSeconds=0`);
+  }
 }
