@@ -17,7 +17,7 @@ const cluster = await startCluster({
     { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'leaky', namespace: 'shop' }, spec: {
       replicas: 1, selector: { matchLabels: { app: 'leaky' } },
       template: { metadata: { labels: { app: 'leaky' } }, spec: { containers: [{
-        name: 'app', image: 'python:3', command: ['python', '/root/app/leaky_service.py', '5000'],
+        name: 'app', image: 'python:3', command: ['python', '/app/leaky_service.py', '5000'],
         securityContext: { runAsUser: 1000, runAsGroup: 1000, readOnlyRootFilesystem: true },
       }] } } } },
   ],
