@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import tar from 'tar-stream';
-import { spawnCluster } from '../test/cluster/index.js';
+import { AGENT_IMAGE, spawnCluster, withFixtures } from '../test/cluster/index.js';
 import { podRunning, fromKubeconfig } from '../test/support/kube.js';
 import { KubeApi } from '../src/kube/api.js';
 import { loadKubeSettings } from '../src/kube/kubeconfig.js';
@@ -56,7 +56,7 @@ export async function runKubeBench(): Promise<string> {
   // the cluster in a process of its own, as an apiserver is: our exec client and kubectl then
   // compete with it on equal terms
   const manifest = path.join(scratch, 'target.json');
-  writeFileSync(manifest, JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'target', namespace: 'default' }, spec: { containers: [{ name: 'py', image: 'python:3.12', command: ['python', '/root/app/census_target.py', '20000', '5'], securityContext: { runAsUser: 1000 } }] } }));
+  writeFileSync(manifest, JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'target', namespace: 'default' }, spec: withFixtures({ containers: [{ name: 'py', image: 'python:3.12', command: ['python', '/app/census_target.py', '20000', '5'], securityContext: { runAsUser: 1000 } }] }) }));
   const cluster = await spawnCluster({ manifests: [manifest], switches: { agentStartDelayMs: 300 } });
   try {
     const pid = (await cluster.containers()).find((c) => c.pod === 'target')!.pid!;
@@ -74,7 +74,7 @@ export async function runKubeBench(): Promise<string> {
     const archive = path.join(scratch, 'results.tar');
     await bigArchive(archive);
     const api = new KubeApi(await loadKubeSettings({ kubeconfig: cluster.kubeconfigPath }));
-    const agent = agentPodManifest({ name: 'pyheap-agent-bench', namespace: 'default', node: 'emulated-node-1', image: 'bench/agent:1', runId: 'bench', deadlineSeconds: 600, targets: [] });
+    const agent = agentPodManifest({ name: 'pyheap-agent-bench', namespace: 'default', node: 'emulated-node-1', image: AGENT_IMAGE, runId: 'bench', deadlineSeconds: 600, targets: [] });
     await createAgentPod(api, agent, () => {});
     try {
       await podRunning(fromKubeconfig(cluster.kubeconfigPath), 'default', 'pyheap-agent-bench');

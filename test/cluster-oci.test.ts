@@ -2,7 +2,7 @@
 // runc containers from bundles of the test images, in the cgroups containerd's CRI plugin asks
 // runc for (cgroupfs and systemd naming), with hostPath, emptyDir and a read-only root; pid/N
 // counts a target in one; `runc exec` in the agent image (hostPID, privileged) runs the image's
-// own gdb 16 and sees the node's /proc. Not yet wired into the kubelet (see README).
+// own gdb 16 and sees the node's /proc. The kubelet (runtime.ts) runs every pod with them.
 import assert from 'node:assert/strict';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startCluster } from './cluster/index.js';
+import { startCluster, withFixtures } from './cluster/index.js';
 import { FIXTURES, runCli } from './support/cli.js';
 import { liveTargets, startContainer, type ContainerTarget } from './support/container.js';
 import { healthy, tmpEntries } from './support/proc.js';
@@ -94,8 +94,8 @@ describe('finding the leak, through the emulated cluster', { skip }, () => {
     const cluster = await startCluster({
       cgroupLayout: 'systemd',
       switches: { agentStartDelayMs: 50 },
-      objects: [{ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'leaky', namespace: 'default' }, spec: { restartPolicy: 'Never', containers: [
-        { name: 'app', image: `python:3.${picks.at(-1)!.version[1]}`, command: ['python', '/root/app/leak_target.py'], securityContext: { runAsUser: 1000, runAsGroup: 1000 } }] } }],
+      objects: [{ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'leaky', namespace: 'default' }, spec: withFixtures({ restartPolicy: 'Never', containers: [
+        { name: 'app', image: `python:3.${picks.at(-1)!.version[1]}`, command: ['python', '/app/leak_target.py'], securityContext: { runAsUser: 1000, runAsGroup: 1000 } }] }) }],
     });
     f = fixture(cluster, mkdtempSync(path.join(scratch, 'kube-')));
   });

@@ -2,8 +2,7 @@
 // run must not leave behind, and the checks that a target came out of a run unharmed.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import os from 'node:os';
+import { chmodSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { ClusterHandle } from './cluster/index.js';
@@ -98,11 +97,20 @@ export function startPyheap(f: KubeFixture, args: string[]) {
   };
 }
 
-/** The bundle directories that the runs named in this output left in the agent pods (in the
- * emulator, agent execs run on the host, so they would be in this machine's /tmp). */
-export function bundleDirsLeft(stderr: string): string[] {
+/** The bundle directories that the runs named in this output left in the agent pods' /tmp:
+ * `agentTmp`, the cluster's agentTmpDir switch (bind-mounted as every agent container's /tmp,
+ * so it outlives the pods). */
+export function bundleDirsLeft(stderr: string, agentTmp: string): string[] {
   const runs = new Set([...stderr.matchAll(/pyheap-agent-([a-z0-9]{8})\b/g)].map((m) => m[1]!));
-  return readdirSync(os.tmpdir()).filter((n) => [...runs].some((r) => n.startsWith(`pyheap-agent.bundle-${r}.`)));
+  return readdirSync(agentTmp).filter((n) => [...runs].some((r) => n.startsWith(`pyheap-agent.bundle-${r}.`)));
+}
+
+/** A fresh directory for the agentTmpDir switch (an agent container's /tmp, mode 1777). */
+export function agentTmpDir(scratch: string): string {
+  const dir = path.join(scratch, 'agent-tmp');
+  mkdirSync(dir);
+  chmodSync(dir, 0o1777);
+  return dir;
 }
 
 /** One line starting with "error:", no stack trace. */

@@ -47,9 +47,10 @@ export async function initPid(bundle: string, runc: ChildProcess, stderr: () => 
   }
 }
 
-export function runcExec(root: string, id: string, argv: string[], o: { uid: number; gid: number; env: Record<string, string>; cwd: string; stdin: boolean }): ChildProcess {
+export function runcExec(root: string, id: string, argv: string[], o: { uid: number; gid: number; env: Record<string, string>; cwd: string; stdin: boolean; pidFile?: string }): ChildProcess {
   const env = Object.entries(o.env).flatMap(([k, v]) => ['--env', `${k}=${v}`]);
-  return spawn('runc', ['--root', root, 'exec', '--user', `${o.uid}:${o.gid}`, '--additional-gids', String(o.gid), '--cwd', o.cwd, ...env, id, ...argv], {
+  const pidFile = o.pidFile ? ['--pid-file', o.pidFile] : [];
+  return spawn('runc', ['--root', root, 'exec', '--user', `${o.uid}:${o.gid}`, '--additional-gids', String(o.gid), '--cwd', o.cwd, ...pidFile, ...env, id, ...argv], {
     stdio: [o.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], detached: true, env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
   });
 }
