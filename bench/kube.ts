@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import tar from 'tar-stream';
+import { AGENT_IMAGE, withFixtures } from '../tools/cluster/index.js';
 import { spawnCluster } from '../tools/cluster/spawn.js';
 import { podRunning, fromKubeconfig } from '../test/support/kube.js';
 import { KubeApi } from '../src/kube/api.js';
@@ -57,7 +58,7 @@ export async function runKubeBench(): Promise<string> {
   // the cluster in a process of its own, as an apiserver is: our exec client and kubectl then
   // compete with it on equal terms
   const manifest = path.join(scratch, 'target.json');
-  writeFileSync(manifest, JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'target', namespace: 'default' }, spec: { containers: [{ name: 'py', image: 'python:3.12', command: ['python', '/root/app/census_target.py', '20000', '5'], securityContext: { runAsUser: 1000 } }] } }));
+  writeFileSync(manifest, JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'target', namespace: 'default' }, spec: withFixtures({ containers: [{ name: 'py', image: 'python:3.12', command: ['python', '/app/census_target.py', '20000', '5'], securityContext: { runAsUser: 1000 } }] }) }));
   const cluster = await spawnCluster({ manifests: [manifest], switches: { agentStartDelayMs: 300 } });
   try {
     const pid = (await cluster.containers()).find((c) => c.pod === 'target')!.pid!;
@@ -75,7 +76,7 @@ export async function runKubeBench(): Promise<string> {
     const archive = path.join(scratch, 'results.tar');
     await bigArchive(archive);
     const api = new KubeApi(await loadKubeSettings({ kubeconfig: cluster.kubeconfigPath }));
-    const agent = agentPodManifest({ name: 'pyheap-agent-bench', namespace: 'default', node: 'emulated-node-1', image: 'bench/agent:1', runId: 'bench', deadlineSeconds: 600, targets: [] });
+    const agent = agentPodManifest({ name: 'pyheap-agent-bench', namespace: 'default', node: 'emulated-node-1', image: AGENT_IMAGE, runId: 'bench', deadlineSeconds: 600, targets: [] });
     await createAgentPod(api, agent, () => {});
     try {
       await podRunning(fromKubeconfig(cluster.kubeconfigPath), 'default', 'pyheap-agent-bench');

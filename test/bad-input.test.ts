@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startCluster, type ClusterHandle } from '../tools/cluster/index.js';
+import { startCluster, withFixtures, type ClusterHandle } from '../tools/cluster/index.js';
 import { FIXTURES, runCli } from './support/cli.js';
 import { liveTargets, startContainer, type ContainerTarget } from './support/container.js';
 import { findInterpreters } from './support/pythons.js';
@@ -74,8 +74,8 @@ before(async () => {
   sleeper = spawn('sleep', ['600'], { stdio: 'ignore' });
   cluster = await startCluster({
     cgroupLayout: 'cgroupfs',
-    objects: [{ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'leaky', namespace: 'default' }, spec: { restartPolicy: 'Never', containers: [
-      { name: 'app', image: `python:3.${py.version[1]}`, command: ['python', '/root/app/census_target.py', '1', '1'] }] } }],
+    objects: [{ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'leaky', namespace: 'default' }, spec: withFixtures({ restartPolicy: 'Never', containers: [
+      { name: 'app', image: `python:3.${py.version[1]}`, command: ['python', '/app/census_target.py', '1', '1'] }] }) }],
   });
 });
 

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { after, before, describe, it } from 'node:test';
-import { startCluster, type ClusterHandle } from '../tools/cluster/index.js';
+import { AGENT_IMAGE, startCluster, withFixtures, type ClusterHandle } from '../tools/cluster/index.js';
 import { call, fromKubeconfig, getPod, podRunning, waitFor, type Kube } from './support/kube.js';
 
 type Obj = Record<string, any>;
@@ -18,7 +18,7 @@ const pod = (name: string, ns = 'default', spec: Obj = {}) => ({
   spec: { containers: [{ name: 'main', image: 'python:3.13', command: ['python', '-c', 'import time\nwhile True: time.sleep(1)'] }], ...spec },
 });
 const agent = (name: string, ns: string) => pod(name, ns, {
-  nodeName: 'emulated-node-1', hostPID: true, containers: [{ name: 'agent', image: 'agent:1', securityContext: { privileged: true } }],
+  nodeName: 'emulated-node-1', hostPID: true, containers: [{ name: 'agent', image: AGENT_IMAGE, securityContext: { privileged: true } }],
 });
 const create = (ns: string, body: Obj, q = '') => call(k, 'POST', `/api/v1/namespaces/${ns}/pods${q}`, body);
 const waiting = (p: Obj) => p.status?.containerStatuses?.[0]?.state?.waiting;
@@ -29,7 +29,7 @@ before(async () => {
     objects: [
       { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'locked', labels: { 'pod-security.kubernetes.io/enforce': 'baseline' } } },
       { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'strict', labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } },
-      { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'api', namespace: 'default' }, spec: { selector: { matchLabels: { app: 'api' } }, template: { metadata: { labels: { app: 'api' } }, spec: { containers: [{ name: 'api', image: 'python:3.10', command: ['python', '/root/app/busy_python.py'], resources: { limits: { cpu: '100m', memory: '64Mi' } } }] } } } },
+      { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'api', namespace: 'default' }, spec: { selector: { matchLabels: { app: 'api' } }, template: { metadata: { labels: { app: 'api' } }, spec: withFixtures({ containers: [{ name: 'api', image: 'python:3.10', command: ['python', '/app/busy_python.py'], resources: { limits: { cpu: '100m', memory: '64Mi' } } }] }) } } },
     ],
   });
   k = fromKubeconfig(cluster.kubeconfigPath);

@@ -4,14 +4,14 @@
 // switches (dropped mid-stream, forbidden).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startCluster, type ClusterHandle } from '../tools/cluster/index.js';
+import { AGENT_IMAGE, startCluster, withFixtures, type ClusterHandle } from '../tools/cluster/index.js';
 import { call, exec, fromKubeconfig, podRunning, waitFor, type Kube } from './support/kube.js';
 
 let cluster: ClusterHandle;
 let k: Kube;
 let targetPid: number;
 
-const agentPod = (name: string, image = 'busybox:1.36') => ({
+const agentPod = (name: string, image = AGENT_IMAGE) => ({
   apiVersion: 'v1', kind: 'Pod',
   metadata: { name, namespace: 'default', labels: { 'app.kubernetes.io/name': 'pyheap-agent' } },
   spec: {
@@ -22,7 +22,7 @@ const agentPod = (name: string, image = 'busybox:1.36') => ({
 
 before(async () => {
   cluster = await startCluster({
-    objects: [{ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'target', namespace: 'default' }, spec: { containers: [{ name: 'py', image: 'python:3.11', command: ['python', '/root/app/census_target.py', '10', '1'], securityContext: { runAsUser: 1000 } }] } }],
+    objects: [{ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'target', namespace: 'default' }, spec: withFixtures({ containers: [{ name: 'py', image: 'python:3.11', command: ['python', '/app/census_target.py', '10', '1'], securityContext: { runAsUser: 1000 } }] }) }],
     switches: { agentStartDelayMs: 100 },
   });
   k = fromKubeconfig(cluster.kubeconfigPath);
@@ -84,27 +84,26 @@ describe('exec over WebSocket', () => {
 });
 
 describe('agent pods', () => {
-  it('a hostPID pod with a nodeName runs exec on the host: host PIDs, /proc/PID/root, gdb on PATH', async () => {
+  it('a hostPID pod with a nodeName runs exec in the agent image: the node\'s PIDs, /proc/PID/root, the image\'s gdb 16', async () => {
     const created = await call(k, 'POST', '/api/v1/namespaces/default/pods', agentPod('agent-gdb'));
     assert.equal(created.code, 201, created.text);
     assert.equal(created.body.status.phase, 'Pending');
     await podRunning(k, 'default', 'agent-gdb');
-    const r = await exec(k, 'default', 'agent-gdb', ['sh', '-c', `id -u; command -v gdb; grep NSpid /proc/${targetPid}/status; ls /proc/${targetPid}/root/root/app/census_target.py`]);
-    assert.equal(r.stdout, `0\n/usr/bin/gdb\nNSpid:\t${targetPid}\t1\n/proc/${targetPid}/root/root/app/census_target.py\n`, r.stderr);
+    const r = await exec(k, 'default', 'agent-gdb', ['sh', '-c', `id -u; command -v gdb; grep NSpid /proc/${targetPid}/status; ls /proc/${targetPid}/root/app/census_target.py; gdb --version | head -n 1; cat /etc/debian_version`]);
+    assert.match(r.stdout, new RegExp(`^0\n/usr/bin/gdb\nNSpid:\t${targetPid}\t1\n/proc/${targetPid}/root/app/census_target\\.py\nGNU gdb \\(Debian 16\\.[^\n]*\n13\\.`), r.stderr);
     assert.equal((await call(k, 'DELETE', '/api/v1/namespaces/default/pods/agent-gdb', { gracePeriodSeconds: 0 })).code, 200);
   });
 
-  it('an image configured without gdb gets a PATH of common tools and no gdb', async () => {
-    await cluster.setSwitches({ imagesWithoutGdb: ['slim-agent:*'] });
-    await call(k, 'POST', '/api/v1/namespaces/default/pods', agentPod('agent-slim', 'slim-agent:1'));
+  it('an image without gdb (debian:12 as the agent image): its own tools, no gdb', async () => {
+    await call(k, 'POST', '/api/v1/namespaces/default/pods', agentPod('agent-slim', 'debian:12'));
     await podRunning(k, 'default', 'agent-slim');
-    const r = await exec(k, 'default', 'agent-slim', ['sh', '-c', 'command -v tar awk od >/dev/null && echo tools; command -v gdb || echo no-gdb; command -v python3 || echo no-python']);
-    assert.equal(r.stdout, 'tools\nno-gdb\nno-python\n');
+    // the image's own: Debian 12's tools and static python3, never this machine's gdb
+    const r = await exec(k, 'default', 'agent-slim', ['sh', '-c', 'command -v tar awk od >/dev/null && echo tools; command -v gdb || echo no-gdb; command -v python3; cat /etc/debian_version']);
+    assert.match(r.stdout, /^tools\nno-gdb\n\/usr\/bin\/python3\n12\.\d+\n$/);
     const direct = await exec(k, 'default', 'agent-slim', ['gdb', '--version']);
     assert.equal(direct.status?.reason, 'InternalError');
     assert.match(direct.status?.message, /exec: "gdb": executable file not found in \$PATH/);
     await call(k, 'DELETE', '/api/v1/namespaces/default/pods/agent-slim?gracePeriodSeconds=0');
-    await cluster.setSwitches({ imagesWithoutGdb: [] });
   });
 
   it('deleting an agent pod kills its exec sessions', async () => {

@@ -53,7 +53,7 @@ describe('real kubectl against the emulated cluster', () => {
     const web = (await pods('shop', '?labelSelector=app%3Dweb'))[0]!.metadata.name;
     const r = await kubectl(['exec', '-n', 'shop', web, '-c', 'app', '--', 'sh', '-c', 'echo out; id -u; echo err >&2; cat /proc/1/cmdline | tr "\\0" " "; exit 7']);
     assert.equal(r.code, 7, r.stderr);
-    assert.equal(r.stdout, 'out\n1000\npython /root/app/leaky_service.py 50 ');
+    assert.equal(r.stdout, 'out\n1000\npython /app/leaky_service.py 50 ');
     assert.match(r.stderr, /^err\n/);
     const ok = await kubectl(['exec', '-n', 'shop', web, '-c', 'app', '--', 'python', '-c', 'import sys; print(sys.version_info[:2])']);
     assert.equal(ok.code, 0, ok.stderr);
@@ -158,7 +158,7 @@ describe('containers', () => {
     const status = readFileSync(`/proc/${info.pid}/status`, 'utf8');
     assert.match(status, /^NSpid:\s+\d+\s+1$/m, 'PID 1 of its own PID namespace');
     assert.match(status, /^Uid:\s+1000\s/m);
-    assert.ok(existsSync(`/proc/${info.pid}/root/root/app/leaky_service.py`));
+    assert.ok(existsSync(`/proc/${info.pid}/root/app/leaky_service.py`));
   });
 });
 
@@ -178,7 +178,7 @@ describe('stopping', () => {
     const pids = infos.map((i) => i.pid!);
     const alive = pids.filter((p) => existsSync(`/proc/${p}`));
     assert.deepEqual(alive, [], 'container processes survived');
-    for (const h of hierarchies()) for (const i of infos) assert.ok(!existsSync(path.join(h.base, i.cgroup)), `${h.base}/${i.cgroup} left`);
+    for (const h of hierarchies()) for (const i of infos) assert.ok(!existsSync(path.join(h.mount, i.cgroup)), `${h.mount}${i.cgroup} left`);
     assert.ok(!existsSync(c.tempDir), 'temp dir left');
     assert.ok(!existsSync(c.kubeconfigPath), 'kubeconfig left');
     assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(c.tempDir), 'mount left');

@@ -27,7 +27,7 @@ let cluster: ClusterHandle | undefined;
 let kubeconfig = '';
 let twoContexts = '';
 
-const sleeper = (name: string) => ({ name, image: 'busybox:1.36', command: ['sleep', '3600'] });
+const sleeper = (name: string) => ({ name, image: 'debian:12', command: ['sleep', '3600'] });
 const pod = (name: string, namespace: string, containers: Obj[], extra: Obj = {}) => ({
   apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace, ...(extra.metadata ?? {}) }, spec: { restartPolicy: 'Never', containers, ...(extra.spec ?? {}) },
 });
@@ -56,7 +56,7 @@ before(async () => {
       pod('duo', 'default', [sleeper('app'), sleeper('sidecar')], { metadata: { labels: { app: 'duo', tier: 'front' } } }),
       // not offered: a finished pod, and an agent pod of ours
       // (sleep 1, not true: the emulator may miss a container that exits at once and leave its pod Running)
-      pod('done', 'default', [{ name: 'x', image: 'busybox:1.36', command: ['sleep', '1'] }]),
+      pod('done', 'default', [{ name: 'x', image: 'debian:12', command: ['sleep', '1'] }]),
       pod('pyheap-agent-abcdefgh', 'default', [sleeper('agent')], { metadata: { labels: { 'app.kubernetes.io/managed-by': 'kubectl-pyheap' } } }),
       pod('cart-1', 'shop', [sleeper('cart')]),
       { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'default' }, spec: {

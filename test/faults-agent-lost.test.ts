@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { startCluster } from '../tools/cluster/index.js';
+import { startCluster, withFixtures } from '../tools/cluster/index.js';
 import { FIXTURES } from './support/cli.js';
 import { startContainer } from './support/container.js';
 import { findInterpreters } from './support/pythons.js';
@@ -23,7 +23,7 @@ const pidTmp = path.join(scratch, 'pid-agent-tmp'); // TMPDIR of a pid/N run, an
 let f: KubeFixture;
 const pod = (name: string) => ({
   apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default' },
-  spec: { restartPolicy: 'Never', containers: [{ name: 'py', image: 'python:3.13', command: ['python', '/root/app/census_target.py', '10', '1'], securityContext: { runAsUser: 1000 } }] },
+  spec: withFixtures({ restartPolicy: 'Never', containers: [{ name: 'py', image: 'python:3.13', command: ['python', '/app/census_target.py', '10', '1'], securityContext: { runAsUser: 1000 } }] }),
 });
 // one thread looping without allocating (gdb waits for a safe point), and a SIGUSR1 handler
 // that allocates: what the target does next, after the run

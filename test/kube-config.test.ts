@@ -73,7 +73,7 @@ describe('kubeconfig rules (pure)', () => {
 describe('connecting to the emulated cluster like kubectl', { skip: process.getuid?.() === 0 ? false : 'needs root' }, () => {
   let f: KubeFixture;
   let emu: Obj;
-  const pod = (name: string, namespace: string) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace }, spec: { containers: [{ name: 'main', image: 'busybox:1.36', command: ['sleep', '3600'] }] } });
+  const pod = (name: string, namespace: string) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace }, spec: { containers: [{ name: 'main', image: 'debian:12', command: ['sleep', '3600'] }] } });
   before(async () => {
     const c = await startCluster({ objects: [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } }, pod('solo', 'default'), pod('shopper', 'shop')], switches: { agentStartDelayMs: 50 } });
     f = fixture(c, scratch);

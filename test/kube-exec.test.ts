@@ -4,7 +4,7 @@
 // session cut without a status frame.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startCluster, type ClusterHandle } from '../tools/cluster/index.js';
+import { AGENT_IMAGE, startCluster, withFixtures, type ClusterHandle } from '../tools/cluster/index.js';
 import { podRunning, fromKubeconfig } from './support/kube.js';
 import { PAYLOADS } from './support/cli.js';
 import { ApiRefusal } from '../src/kube/api.js';
@@ -26,10 +26,10 @@ before(async () => {
   if (skip) return;
   cluster = await startCluster({
     switches: { agentStartDelayMs: 50 },
-    objects: [{ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'target', namespace: 'default' }, spec: { containers: [{ name: 'py', image: 'python:3.12', command: ['python', '/root/app/census_target.py', '1', '1'] }] } }],
+    objects: [{ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'target', namespace: 'default' }, spec: withFixtures({ containers: [{ name: 'py', image: 'python:3.12', command: ['python', '/app/census_target.py', '1', '1'] }] }) }],
   });
   api = new KubeApi(await loadKubeSettings({ kubeconfig: cluster.kubeconfigPath }));
-  await createAgentPod(api, agentPodManifest({ name: agent.pod, namespace: 'default', node: 'emulated-node-1', image: 'busybox:1.36', runId: 'exectest', deadlineSeconds: 600, targets: [] }), () => {});
+  await createAgentPod(api, agentPodManifest({ name: agent.pod, namespace: 'default', node: 'emulated-node-1', image: AGENT_IMAGE, runId: 'exectest', deadlineSeconds: 600, targets: [] }), () => {});
   await podRunning(fromKubeconfig(cluster.kubeconfigPath), 'default', agent.pod);
 });
 after(async () => {
@@ -64,7 +64,7 @@ describe('exec over WebSocket, our client', { skip, timeout: 120_000 }, () => {
       const r = await collect(s);
       assert.equal(r.code, 0, r.err);
       const procs = parseProcesses(r.out.toString());
-      assert.deepEqual(procs?.map((p) => [p.pid, p.python, p.command]), [[1, true, 'python /root/app/census_target.py 1 1']]);
+      assert.deepEqual(procs?.map((p) => [p.pid, p.python, p.command]), [[1, true, 'python /app/census_target.py 1 1']]);
     });
   }
 

@@ -7,39 +7,42 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { startCluster } from '../tools/cluster/index.js';
+import { AGENT_IMAGE, fixturesConfigMap, startCluster, withFixtures } from '../tools/cluster/index.js';
 import { ptraceSkip } from './support/ptrace.js';
 import { call } from './support/kube.js';
-import { settleZombies, agentPods, assertNoAgentPods, bundleDirsLeft, assertUnharmed, containerPid, fixture, oneLineError, pyheap, startPyheap, type KubeFixture } from './kube-support.js';
+import { agentTmpDir, settleZombies, agentPods, assertNoAgentPods, bundleDirsLeft, assertUnharmed, containerPid, fixture, gdbVersionOf, oneLineError, pyheap, startPyheap, type KubeFixture } from './kube-support.js';
 
 const skip = ptraceSkip();
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'pyheap-kube-fail-'));
 let f: KubeFixture;
+let agentTmp = '';
 const target = (name: string, namespace = 'default', extra: Record<string, any> = {}) => ({
   apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace },
-  spec: { restartPolicy: 'Never', containers: [{ name: 'py', image: 'python:3.13', command: ['python', '/root/app/census_target.py', '222', '1'], securityContext: { runAsUser: 1000 } }], ...extra },
+  // a baseline namespace refuses hostPath volumes: the code comes in as a ConfigMap there
+  spec: withFixtures({ restartPolicy: 'Never', containers: [{ name: 'py', image: 'python:3.13', command: ['python', '/app/census_target.py', '222', '1'], securityContext: { runAsUser: 1000 } }], ...extra }, namespace === 'guarded' ? { configMap: 'app-code' } : undefined),
 });
 
 before(async () => {
   if (skip) return;
   const cluster = await startCluster({
     cgroupLayout: 'systemd',
-    switches: { agentStartDelayMs: 50 },
+    switches: { agentStartDelayMs: 50, agentTmpDir: (agentTmp = agentTmpDir(scratch)) },
     objects: [
       { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'guarded', labels: { 'pod-security.kubernetes.io/enforce': 'baseline' } } },
       target('app'),
+      fixturesConfigMap('app-code', 'guarded', ['census_target.py']),
       target('guarded-app', 'guarded'),
-      { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'two', namespace: 'default' }, spec: { containers: [
-        { name: 'app', image: 'python:3.13', command: ['python', '/root/app/census_target.py', '1', '1'] },
-        { name: 'proxy', image: 'busybox:1.36', command: ['sleep', '3600'] },
-      ] } },
+      { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'two', namespace: 'default' }, spec: withFixtures({ containers: [
+        { name: 'app', image: 'python:3.13', command: ['python', '/app/census_target.py', '1', '1'] },
+        { name: 'proxy', image: 'debian:12', command: ['sleep', '3600'] },
+      ] }) },
     ],
   });
   f = fixture(cluster, scratch);
 });
 afterEach(async () => {
   if (skip) return;
-  await f.cluster.setSwitches({ forbidden: [], imagePullFailure: [], imagesWithoutGdb: [], execDropAfterBytes: null, webhookDenies: null });
+  await f.cluster.setSwitches({ forbidden: [], imagePullFailure: [], execDropAfterBytes: null, webhookDenies: null });
   await assertNoAgentPods(f);
 });
 after(async () => {
@@ -57,17 +60,20 @@ describe('kubectl pyheap failures and housekeeping', { skip, timeout: 240_000 },
     await assertUnharmed(pid, 2);
   });
 
-  it('robustadev/debug-toolkit:v7.0.1 works as the agent image where it has gdb', async () => {
-    const r = await pyheap(f, ['app', '--image', 'robustadev/debug-toolkit:v7.0.1', '--top', '3']);
+  it('robustadev/debug-toolkit:v6.0 (its last tag with gdb) works as the agent image', async () => {
+    const r = await pyheap(f, ['app', '--image', 'robustadev/debug-toolkit:v6.0', '-o', 'json']);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /starting agent pod \S+ on node emulated-node-1 \(robustadev\/debug-toolkit:v7\.0\.1\)/);
+    const doc = JSON.parse(r.stdout);
+    assert.equal(doc.node, 'emulated-node-1');
+    // the document says which debugger touched the target: that image's gdb
+    assert.deepEqual(doc.agent, { image: 'robustadev/debug-toolkit:v6.0', gdb_version: await gdbVersionOf(f, 'robustadev/debug-toolkit:v6.0') });
   });
 
   it('an agent image without gdb: a clear error', async () => {
-    await f.cluster.setSwitches({ imagesWithoutGdb: ['slim/agent:*'] });
-    const r = await pyheap(f, ['app', '--image', 'slim/agent:1']);
+    // debian:12: a real image, with sh, tar and awk but no gdb
+    const r = await pyheap(f, ['app', '--image', 'debian:12']);
     assert.equal(r.code, 8, r.stderr);
-    oneLineError(r.stderr, /error: the agent image slim\/agent:1 has no gdb; use an agent image with gdb/);
+    oneLineError(r.stderr, /error: the agent image debian:12 has no gdb; use an agent image with gdb: the default, ghcr\.io\/kubectl-pyheap\/agent:\d+\.\d+\.\d+ \(gdb 16\), needs no --image; robustadev\/debug-toolkit images built after October 2024 have no gdb \(v6\.0 had gdb 13\.1\)$/);
   });
 
   it('Pod Security rejects the agent pod: the error names the namespace label; --agent-namespace gets around it', async () => {
@@ -106,7 +112,7 @@ describe('kubectl pyheap failures and housekeeping', { skip, timeout: 240_000 },
     assert.equal(r.code, 7, r.stderr);
     oneLineError(r.stderr, /error: the exec session with agent pod pyheap-agent-\w+ dropped after (\d+) bytes of results, without an exit status; .*run again/);
     assert.ok(Number(/dropped after (\d+) bytes/.exec(r.stderr)![1]) <= 3000);
-    assert.deepEqual(bundleDirsLeft(r.stderr), [], 'the agent cleaned up before its pod was deleted');
+    assert.deepEqual(bundleDirsLeft(r.stderr, agentTmp), [], 'the agent cleaned up before its pod was deleted');
     await assertUnharmed(pid, 2);
   });
 
@@ -127,7 +133,7 @@ describe('kubectl pyheap failures and housekeeping', { skip, timeout: 240_000 },
     const r = await run.done;
     assert.equal(r.code, 130, r.stderr);
     oneLineError(r.stderr, /error: interrupted by SIGINT; the target was left running and untouched/);
-    assert.deepEqual(bundleDirsLeft(r.stderr), []);
+    assert.deepEqual(bundleDirsLeft(r.stderr, agentTmp), []);
     await assertUnharmed(pid, 2, 15_000);
   });
 
@@ -152,7 +158,7 @@ describe('kubectl pyheap failures and housekeeping', { skip, timeout: 240_000 },
   it('--cleanup deletes the agent pods that killed runs left behind', async () => {
     const leftover = (name: string, ns: string) => call(f.k, 'POST', `/api/v1/namespaces/${ns}/pods`, {
       metadata: { name, labels: { 'app.kubernetes.io/managed-by': 'kubectl-pyheap', 'app.kubernetes.io/instance': 'deadbeef' } },
-      spec: { nodeName: 'emulated-node-1', hostPID: true, restartPolicy: 'Never', containers: [{ name: 'agent', image: 'busybox:1.36', command: ['sleep', '600'] }] },
+      spec: { nodeName: 'emulated-node-1', hostPID: true, restartPolicy: 'Never', containers: [{ name: 'agent', image: AGENT_IMAGE, command: ['sleep', '600'] }] },
     });
     assert.equal((await leftover('pyheap-agent-deadbeef', 'default')).code, 201);
     const r = await pyheap(f, ['--cleanup']);

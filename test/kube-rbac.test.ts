@@ -12,13 +12,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadAll } from 'js-yaml';
-import { startCluster } from '../tools/cluster/index.js';
+import { AGENT_IMAGE, startCluster, withFixtures } from '../tools/cluster/index.js';
 import { Rbac, rbacObjects, type RbacPolicy } from '../tools/cluster/rbac.js';
 import { ApiError } from '../tools/cluster/status.js';
 import { ptraceSkip } from './support/ptrace.js';
 import { ROOT } from './support/cli.js';
 import { call, type Kube } from './support/kube.js';
-import { settleZombies, agentPods, assertUnharmed, bundleDirsLeft, containerPid, fixture, oneLineError, pyheap, type KubeFixture } from './kube-support.js';
+import { agentTmpDir, settleZombies, agentPods, assertUnharmed, bundleDirsLeft, containerPid, fixture, oneLineError, pyheap, type KubeFixture } from './kube-support.js';
 
 type Obj = Record<string, any>;
 
@@ -33,12 +33,13 @@ const AGENTS = AGENT_NS.metadata.name as string;
 const ADMIN_TOKEN = randomBytes(24).toString('hex');
 
 let f: KubeFixture;
+let agentTmp = '';
 let admin: Kube;
 let rsName = '';
 const rows: { removed: string; command: string; code: number; message: string }[] = [];
 
-const python = (markers: number) => [{ name: 'py', image: 'python:3.13', command: ['python', '/root/app/census_target.py', String(markers), '1'], securityContext: { runAsUser: 1000 } }];
-const template = (app: string, markers: number) => ({ metadata: { labels: { app } }, spec: { containers: python(markers) } });
+const python = (markers: number) => [{ name: 'py', image: 'python:3.13', command: ['python', '/app/census_target.py', String(markers), '1'], securityContext: { runAsUser: 1000 } }];
+const template = (app: string, markers: number) => ({ metadata: { labels: { app } }, spec: withFixtures({ containers: python(markers) }) });
 
 /** Loads an RBAC policy: these objects for the test user, and an admin token for the checks. */
 async function policy(objects: Obj[]): Promise<void> {
@@ -77,17 +78,17 @@ async function run(removed: string, args: string[]) {
 
 const leftover = (name: string) => call(admin, 'POST', `/api/v1/namespaces/${AGENTS}/pods`, {
   metadata: { name, labels: { 'app.kubernetes.io/managed-by': 'kubectl-pyheap', 'app.kubernetes.io/instance': 'deadbeef' } },
-  spec: { nodeName: 'emulated-node-1', hostPID: true, restartPolicy: 'Never', containers: [{ name: 'agent', image: 'busybox:1.36', command: ['sleep', '600'] }] },
+  spec: { nodeName: 'emulated-node-1', hostPID: true, restartPolicy: 'Never', containers: [{ name: 'agent', image: AGENT_IMAGE, command: ['sleep', '600'] }] },
 });
 
 before(async () => {
   if (skip) return;
   const cluster = await startCluster({
     user: USER,
-    switches: { agentStartDelayMs: 50 },
+    switches: { agentStartDelayMs: 50, agentTmpDir: (agentTmp = agentTmpDir(scratch)) },
     objects: [
       AGENT_NS,
-      { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'app', namespace: 'default' }, spec: { restartPolicy: 'Never', containers: python(222) } },
+      { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'app', namespace: 'default' }, spec: withFixtures({ restartPolicy: 'Never', containers: python(222) }) },
       { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'default' }, spec: { replicas: 2, selector: { matchLabels: { app: 'web' } }, template: template('web', 50) } },
       { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'db', namespace: 'default' }, spec: { replicas: 1, serviceName: 'db', selector: { matchLabels: { app: 'db' } }, template: template('db', 7) } },
       { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'node-agent', namespace: 'default' }, spec: { selector: { matchLabels: { app: 'node-agent' } }, template: template('node-agent', 9) } },
@@ -139,7 +140,7 @@ describe('kubectl pyheap with exactly manifests/rbac.yaml', { skip, timeout: 180
     assert.equal(census.code, 0, census.stderr);
     const doc = JSON.parse(census.stdout);
     assert.equal(doc.types.find((x: Obj) => x.name === '__main__.Marker')?.count, 222);
-    assert.deepEqual(bundleDirsLeft(doc.agent_pod), []);
+    assert.deepEqual(bundleDirsLeft(doc.agent_pod, agentTmp), []);
     const deploy = await run('(none)', ['deploy/web', ...ns, '-o', 'json']);
     assert.equal(deploy.code, 0, deploy.stderr);
     assert.equal(JSON.parse(deploy.stdout).types.find((x: Obj) => x.name === '__main__.Marker')?.count, 50);
@@ -215,7 +216,7 @@ describe('kubectl pyheap with exactly manifests/rbac.yaml', { skip, timeout: 180
               assert.equal(r.code, 9, `${key}: ${r.stderr}`);
               oneLineError(r.stderr, new RegExp(`^error: cannot ${verb} ${full.replace('.', '\\.')} in namespace ${need.where}: RBAC refuses it`));
               assert.deepEqual(await agentPods(admin), [], `${key}: an agent pod was left behind`);
-              assert.deepEqual(bundleDirsLeft(r.stderr), []);
+              assert.deepEqual(bundleDirsLeft(r.stderr, agentTmp), []);
               await assertUnharmed(pid, 2);
             }
           }
@@ -247,7 +248,7 @@ describe('kubectl pyheap with exactly manifests/rbac.yaml', { skip, timeout: 180
       assert.equal(r.code, 9, r.stderr);
       oneLineError(r.stderr, new RegExp(`^error: the agent pod ${AGENTS}/pyheap-agent-\\w+ could not be deleted \\(cannot delete pods in namespace ${AGENTS}: RBAC refuses it to user "${USER}"\\) and is left behind until its activeDeadlineSeconds \\(\\d+s\\) ends it; delete it with kubectl pyheap --cleanup -n ${AGENTS}`));
       assert.equal((await agentPods(admin)).length, 1);
-      assert.deepEqual(bundleDirsLeft(r.stderr), [], 'the agent cleaned up inside the pod');
+      assert.deepEqual(bundleDirsLeft(r.stderr, agentTmp), [], 'the agent cleaned up inside the pod');
       await assertUnharmed(pid, 2);
       // neither get nor delete: both in the one line
       await policy(without('kubectl-pyheap-agent', '', 'pods', 'delete').map((o) => (o.metadata.name === 'kubectl-pyheap-agent' && o.kind === 'ClusterRole'

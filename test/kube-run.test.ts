@@ -7,16 +7,18 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startCluster } from '../tools/cluster/index.js';
+import { startCluster, withFixtures } from '../tools/cluster/index.js';
 import { ptraceSkip } from './support/ptrace.js';
 import { call } from './support/kube.js';
-import { settleZombies, assertNoAgentPods, assertUnharmed, bundleDirsLeft, containerPid, fixture, pods, pyheap, type KubeFixture } from './kube-support.js';
+import { agentTmpDir, settleZombies, assertNoAgentPods, assertUnharmed, bundleDirsLeft, containerPid, fixture, gdbVersionOf, pods, pyheap, type KubeFixture } from './kube-support.js';
+import { defaultAgentImage } from '../src/agentpod/manifest.js';
 
 const skip = ptraceSkip();
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'pyheap-kube-run-'));
 let f: KubeFixture;
+let agentTmp = '';
 
-const pod = (name: string, spec: Record<string, any>, labels: Record<string, string> = {}) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default', labels }, spec: { restartPolicy: 'Never', ...spec } });
+const pod = (name: string, spec: Record<string, any>, labels: Record<string, string> = {}) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default', labels }, spec: withFixtures({ restartPolicy: 'Never', ...spec }) });
 const K = 5;
 const nodeOf = async (name: string) => (await call(f.k, 'GET', `/api/v1/namespaces/default/pods/${name}`)).body.spec.nodeName as string;
 
@@ -25,24 +27,24 @@ before(async () => {
   const cluster = await startCluster({
     cgroupLayout: 'cgroupfs',
     nodes: ['emulated-node-1', 'emulated-node-2'],
-    switches: { agentStartDelayMs: 50 },
+    switches: { agentStartDelayMs: 50, agentTmpDir: (agentTmp = agentTmpDir(scratch)) },
     objects: [
-      pod('census', { containers: [{ name: 'py', image: 'python:3.12', command: ['python', '/root/app/census_target.py', '1234', String(K)], securityContext: { runAsUser: 1000, runAsGroup: 1000 } }] }),
+      pod('census', { containers: [{ name: 'py', image: 'python:3.12', command: ['python', '/app/census_target.py', '1234', String(K)], securityContext: { runAsUser: 1000, runAsGroup: 1000 } }] }),
       // non-root, read-only root filesystem, /tmp an emptyDir
       pod('locked', {
-        containers: [{ name: 'app', image: 'python:3.11', command: ['python', '/root/app/census_target.py', '77', '1'],
+        containers: [{ name: 'app', image: 'python:3.11', command: ['python', '/app/census_target.py', '77', '1'],
           securityContext: { runAsUser: 1000, runAsGroup: 1000, readOnlyRootFilesystem: true }, volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }] }],
         volumes: [{ name: 'tmp', emptyDir: {} }],
       }),
       { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'default' }, spec: {
         replicas: 2, selector: { matchLabels: { app: 'web' } },
-        template: { metadata: { labels: { app: 'web' }, annotations: { 'kubectl.kubernetes.io/default-container': 'app' } }, spec: { containers: [
-          { name: 'app', image: 'python:3.12-slim', command: ['python', '/root/app/census_target.py', '321', '1'], securityContext: { runAsUser: 1000 } },
-          { name: 'sidecar', image: 'busybox:1.36', command: ['sleep', '3600'] },
-        ] } } } },
+        template: { metadata: { labels: { app: 'web' }, annotations: { 'kubectl.kubernetes.io/default-container': 'app' } }, spec: withFixtures({ containers: [
+          { name: 'app', image: 'python:3.12-slim', command: ['python', '/app/census_target.py', '321', '1'], securityContext: { runAsUser: 1000 } },
+          { name: 'sidecar', image: 'debian:12', command: ['sleep', '3600'] },
+        ] }) } } },
       { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'workers', namespace: 'default' }, spec: {
         replicas: 1, serviceName: 'workers', selector: { matchLabels: { app: 'workers' } },
-        template: { metadata: { labels: { app: 'workers' } }, spec: { containers: [{ name: 'worker', image: 'python:3.10', workingDir: '/root/app', command: ['python3', 'forking_workers.py', '2'] }] } } } },
+        template: { metadata: { labels: { app: 'workers' } }, spec: withFixtures({ containers: [{ name: 'worker', image: 'python:3.10', workingDir: '/app', command: ['python3', 'forking_workers.py', '2'] }] }) } } },
     ],
   });
   f = fixture(cluster, scratch);
@@ -73,10 +75,12 @@ describe('kubectl pyheap POD', { skip, timeout: 240_000 }, () => {
     assert.equal(doc.python.pid, pid, 'the host PID, as for pid/N');
     assert.equal(doc.python.namespace_pid, 1);
     assert.deepEqual([doc.target, doc.namespace, doc.pod, doc.container, doc.node], ['pod/census', 'default', 'census', 'py', await nodeOf('census')]);
-    assert.deepEqual({ ...doc.process, rss_bytes: undefined }, { pid: 1, host_pid: pid, rss_bytes: undefined, command: 'python /root/app/census_target.py 1234 5' });
+    assert.deepEqual({ ...doc.process, rss_bytes: undefined }, { pid: 1, host_pid: pid, rss_bytes: undefined, command: 'python /app/census_target.py 1234 5' });
     assert.match(doc.agent_pod, /^pyheap-agent-[a-z0-9]{8}$/);
+    // which debugger touched the target: the default agent image, and the gdb it runs
+    assert.deepEqual(doc.agent, { image: defaultAgentImage(), gdb_version: await gdbVersionOf(f, defaultAgentImage()) });
     assert.ok(existsSync(path.join(doc.out_dir, 'census.json')), 'the full results are saved locally');
-    assert.deepEqual(bundleDirsLeft(doc.agent_pod), [], 'the session directories are gone from the agent pod');
+    assert.deepEqual(bundleDirsLeft(doc.agent_pod, agentTmp), [], 'the session directories are gone from the agent pod');
     await assertNoAgentPods(f);
     await assertUnharmed(pid, 2);
   });

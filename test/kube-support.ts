@@ -2,13 +2,12 @@
 // run must not leave behind, and the checks that a target came out of a run unharmed.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import os from 'node:os';
+import { chmodSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { ClusterHandle } from '../tools/cluster/index.js';
 import { CLI, runCli, type CliResult } from './support/cli.js';
-import { call, fromKubeconfig, type Kube } from './support/kube.js';
+import { call, exec, fromKubeconfig, podRunning, type Kube } from './support/kube.js';
 import { healthy, tmpEntries } from './support/proc.js';
 
 type Obj = Record<string, any>;
@@ -98,11 +97,20 @@ export function startPyheap(f: KubeFixture, args: string[]) {
   };
 }
 
-/** The bundle directories that the runs named in this output left in the agent pods (in the
- * emulator, agent execs run on the host, so they would be in this machine's /tmp). */
-export function bundleDirsLeft(stderr: string): string[] {
+/** The bundle directories that the runs named in this output left in the agent pods' /tmp:
+ * `agentTmp`, the cluster's agentTmpDir switch (bind-mounted as every agent container's /tmp,
+ * so it outlives the pods). */
+export function bundleDirsLeft(stderr: string, agentTmp: string): string[] {
   const runs = new Set([...stderr.matchAll(/pyheap-agent-([a-z0-9]{8})\b/g)].map((m) => m[1]!));
-  return readdirSync(os.tmpdir()).filter((n) => [...runs].some((r) => n.startsWith(`pyheap-agent.bundle-${r}.`)));
+  return readdirSync(agentTmp).filter((n) => [...runs].some((r) => n.startsWith(`pyheap-agent.bundle-${r}.`)));
+}
+
+/** A fresh directory for the agentTmpDir switch (an agent container's /tmp, mode 1777). */
+export function agentTmpDir(scratch: string): string {
+  const dir = path.join(scratch, 'agent-tmp');
+  mkdirSync(dir);
+  chmodSync(dir, 0o1777);
+  return dir;
 }
 
 /** One line starting with "error:", no stack trace. */
@@ -111,4 +119,22 @@ export function oneLineError(stderr: string, pattern: RegExp): void {
   assert.equal(errors.length, 1, `expected one error line in:\n${stderr}`);
   assert.match(errors[0]!, pattern);
   assert.doesNotMatch(stderr, /\n\s+at .*\(.*:\d+:\d+\)/, 'no stack trace without -v');
+}
+
+/** The gdb version of an image as the cluster runs it (`gdb --version` in a pod of it, node's
+ * PID namespace like an agent pod's), to compare with what a run's document says injected. */
+export async function gdbVersionOf(f: KubeFixture, image: string): Promise<string> {
+  const name = `gdb-probe-${Math.random().toString(36).slice(2, 8)}`;
+  const created = await call(f.k, 'POST', '/api/v1/namespaces/default/pods', { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default' },
+    spec: { restartPolicy: 'Never', hostPID: true, containers: [{ name: 'probe', image, command: ['sleep', '600'], securityContext: { privileged: true } }] } });
+  assert.equal(created.code, 201, created.text);
+  try {
+    await podRunning(f.k, 'default', name, 120_000);
+    const r = await exec(f.k, 'default', name, ['gdb', '--version']);
+    const version = /^GNU gdb .* (\d[\w.+~-]*)$/m.exec(r.stdout)?.[1];
+    assert.ok(version, `no gdb version in: ${r.stdout}${r.stderr}`);
+    return version;
+  } finally {
+    await call(f.k, 'DELETE', `/api/v1/namespaces/default/pods/${name}?gracePeriodSeconds=0`);
+  }
 }

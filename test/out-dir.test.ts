@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startCluster } from '../tools/cluster/index.js';
+import { startCluster, withFixtures } from '../tools/cluster/index.js';
 import { FIXTURES, runCli } from './support/cli.js';
 import { startContainer, type ContainerTarget } from './support/container.js';
 import { findInterpreters } from './support/pythons.js';
@@ -38,8 +38,8 @@ before(async () => {
     switches: { agentStartDelayMs: 50 },
     objects: [{ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'default' }, spec: {
       replicas: 2, selector: { matchLabels: { app: 'web' } },
-      template: { metadata: { labels: { app: 'web' } }, spec: { containers: [
-        { name: 'app', image: `python:3.${py.version[1]}`, command: ['python', '/root/app/census_target.py', '5', '1'] }] } } } }],
+      template: { metadata: { labels: { app: 'web' } }, spec: withFixtures({ containers: [
+        { name: 'app', image: `python:3.${py.version[1]}`, command: ['python', '/app/census_target.py', '5', '1'] }] }) } } }],
   });
   f = fixture(cluster, scratch);
 });

@@ -1,7 +1,7 @@
 // The census payload, run directly (no injection, so no ptrace needed) in every interpreter of
 // the machine, against an exact reference walk over the same frozen heap: user types must have
 // exactly the same count, builtin types the same up to what each of the two walks keeps for its
-// own bookkeeping (a few hundred objects out of ~700,000).
+// own bookkeeping (a few hundred objects out of ~700,000); the sizes of user types exactly.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
@@ -14,7 +14,7 @@ describe('census payload against an exact reference walk', () => {
   for (const py of findInterpreters()) {
     it(py.label, () => {
       const out = execFileSync(py.exe, [path.join(ROOT, 'test', 'py', 'census_check.py'), '100000'], { encoding: 'utf8', timeout: 120_000 });
-      const { census, reference } = JSON.parse(out) as { census: Record<string, number>; reference: Record<string, number> };
+      const { census, reference, census_sizes: sizes, reference_sizes: referenceSizes } = JSON.parse(out) as Record<'census' | 'reference' | 'census_sizes' | 'reference_sizes', Record<string, number>>;
       const names = new Set([...Object.keys(census), ...Object.keys(reference)]);
       const differ: string[] = [];
       for (const n of names) {
@@ -24,6 +24,10 @@ describe('census payload against an exact reference walk', () => {
       }
       assert.deepEqual(differ, []);
       assert.equal(census['__main__.Record'], 100000);
+      // this file's own types (instances in every state the census sizes apart): the same bytes
+      // as the reference's one-object-at-a-time sizes (README, "What size means")
+      assert.deepEqual(sizes, referenceSizes);
+      assert.deepEqual(Object.keys(sizes).sort(), ['__main__.Mixed', '__main__.Record']);
       assert.ok((census.str ?? 0) >= 200000 && (census.bytes ?? 0) >= 100000 - 2000, 'untracked objects are counted');
     });
   }

@@ -20,7 +20,7 @@ import { archiveName, platformId } from '../scripts/release/platforms.js';
 import { release, ROOT, type ReleaseResult } from '../scripts/release/main.js';
 import { sharedRelease } from '../scripts/release/shared.js';
 import { EXTRACT_PREFIX } from '../src/inject/payloads.js';
-import { startCluster } from '../tools/cluster/index.js';
+import { startCluster, withFixtures } from '../tools/cluster/index.js';
 import { assertNoAgentPods, fixture, settleZombies, type KubeFixture } from './kube-support.js';
 import { FIXTURES } from './support/cli.js';
 import { liveTargets, startContainer } from './support/container.js';
@@ -230,10 +230,10 @@ const WAYS: Way[] = [
       mkdirSync(agentTmp);
       const cluster = await startCluster({
         switches: { agentStartDelayMs: 50, agentTmpDir: agentTmp },
-        objects: [{ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'census', namespace: 'default', labels: { app: 'census' } }, spec: {
+        objects: [{ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'census', namespace: 'default', labels: { app: 'census' } }, spec: withFixtures({
           restartPolicy: 'Never',
-          containers: [{ name: 'py', image, command: ['python3', `/root/app/${path.basename(script)}`, ...args], securityContext: { runAsUser: 1000, runAsGroup: 1000 } }],
-        } }],
+          containers: [{ name: 'py', image, command: ['python3', `/app/${path.basename(script)}`, ...args], securityContext: { runAsUser: 1000, runAsGroup: 1000 } }],
+        }, path.dirname(script)) }],
       });
       kube = fixture(cluster, scratch);
       const pid = (await cluster.containers()).find((c) => c.pod === 'census')?.pid;

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { startCluster } from '../tools/cluster/index.js';
+import { startCluster, withFixtures } from '../tools/cluster/index.js';
 import { ptraceSkip } from './support/ptrace.js';
 import { call, waitFor } from './support/kube.js';
 import { browserSkip, launchBrowser, openReport, shoot, view } from './support/browser.js';
@@ -22,13 +22,13 @@ const scratch = mkdtempSync(path.join(os.tmpdir(), 'pyheap-report-fleet-'));
 const LEAKY = 'shop-b';
 const replica = (name: string, orders: number) => ({
   apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default', labels: { app: 'shop' } },
-  spec: { restartPolicy: 'Never', containers: [{ name: 'app', image: 'python:3.12', command: ['python', '/root/app/fleet_replica.py', String(orders)], securityContext: { runAsUser: 1000, runAsGroup: 1000 } }] },
+  spec: withFixtures({ restartPolicy: 'Never', containers: [{ name: 'app', image: 'python:3.12', command: ['python', '/app/fleet_replica.py', String(orders)], securityContext: { runAsUser: 1000, runAsGroup: 1000 } }] }),
 });
 
 // a pre-fork server: the parent holds 1000 Jobs, its two workers 1100 and 1200 (inherited + own)
 const workers = {
   apiVersion: 'v1', kind: 'Pod', metadata: { name: 'prefork', namespace: 'default' },
-  spec: { restartPolicy: 'Never', containers: [{ name: 'app', image: 'python:3.12', command: ['python', '/root/app/forking_workers.py', '2'], securityContext: { runAsUser: 1000, runAsGroup: 1000 } }] },
+  spec: withFixtures({ restartPolicy: 'Never', containers: [{ name: 'app', image: 'python:3.12', command: ['python', '/app/forking_workers.py', '2'], securityContext: { runAsUser: 1000, runAsGroup: 1000 } }] }),
 };
 
 let f: KubeFixture;

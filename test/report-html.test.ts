@@ -14,10 +14,11 @@ import { FIXTURES, runCli } from './support/cli.js';
 import { liveTargets, startContainer, type ContainerTarget } from './support/container.js';
 import { findInterpreters } from './support/pythons.js';
 import { ptraceSkip } from './support/ptrace.js';
+import { localGdbVersion } from './support/proc.js';
 import { browserSkip, launchBrowser, openReport, shoot, SHOTS, view, type OpenedPage } from './support/browser.js';
 import { findOutliers } from '../src/report/html/fleet.js';
 import { embedJson, renderReport } from '../src/report/html/page.js';
-import { treeBound } from '../src/report/html/model.js';
+import { runView, treeBound } from '../src/report/html/model.js';
 import { LIMITS } from '../src/report/html/pageData.js';
 import { classify, type RunDoc } from '../src/report/html/document.js';
 
@@ -48,6 +49,15 @@ describe('report page, pure parts', () => {
     assert.equal(html.split('</script>').length - 1, 2, 'only the data and the script elements close');
     assert.match(html, /Content-Security-Policy" content="default-src 'none'; script-src 'sha256-/);
     assert.doesNotMatch(html, /(src|href)=["']?(https?:)?\/\//, 'nothing is loaded from anywhere');
+  });
+
+  it('the header names the agent that injected: its image (none for pid/N) and its gdb; documents of 0.1.0 too', () => {
+    const base: RunDoc = { target: 'pid/1', run_id: 'x', python: null, status: 'ok' };
+    const where = (d: RunDoc) => Object.fromEntries(runView(d, 'r').header.where.filter(([k]) => /agent|gdb/.test(k)));
+    assert.deepEqual(where({ ...base, agent: { image: null, gdb_version: '13.1' } }), { 'agent image': "none: this machine's gdb (pid/N)", gdb: '13.1' });
+    assert.deepEqual(where({ ...base, target: 'pod/web', pod: 'web', agent_pod: 'pyheap-agent-1', agent: { image: 'ghcr.io/kubectl-pyheap/agent:0.1.0', gdb_version: '16.3' } }),
+      { 'agent pod': 'pyheap-agent-1', 'agent image': 'ghcr.io/kubectl-pyheap/agent:0.1.0', gdb: '16.3' });
+    assert.deepEqual(where({ ...base, pod: 'web', agent_image: 'robustadev/debug-toolkit:v6.0', gdb: '13.1' }), { 'agent image': 'robustadev/debug-toolkit:v6.0', gdb: '13.1' });
   });
 
   it('bounds what it embeds, and counts what it left out', () => {
@@ -104,7 +114,8 @@ describe('report page of a real run, in chromium', { skip, timeout: 300_000 }, (
     assert.match(header, /OBJECTS\s+[\d,]+/i);
     assert.match(header, /before[\s\S]*peak[\s\S]*after/);
     assert.match(header, /What the census cannot see \(\d+ notes\)/);
-    assert.match(header, /gdb\s+\d+\.\d+/, 'the version of the gdb that injected');
+    assert.match(header, new RegExp(`gdb\\s+${localGdbVersion().replace(/\./g, '\\.')}\\b`), 'the version of the gdb that injected: this machine\'s');
+    assert.match(header, /agent image\s+none: this machine's gdb \(pid\/N\)/);
     await shoot(p, 'run-types');
   });
 

@@ -11,6 +11,7 @@ import { liveTargets, startContainer, type ContainerTarget } from './support/con
 import { gate, healthy, tmpEntries } from './support/proc.js';
 import { findInterpreters, type Interpreter } from './support/pythons.js';
 import { ptraceSkip } from './support/ptrace.js';
+import { checkInjectedFailure, INJECTED_FAILURES } from './support/checks.js';
 
 const skip = ptraceSkip();
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'pyheap-wrapper-'));
@@ -51,21 +52,12 @@ for (const py of pythons) {
     });
     after(async () => { await t?.stop(); });
 
-    it('sys.exit() in injected code is reported and does not end the target', async () => {
-      const r = await runCli([`pid/${t.pid}`, '--exec', 'import sys\nprint("before exit")\nsys.exit(3)', '--out-dir', outDir()]);
-      assert.equal(r.code, 1, r.stderr);
-      assert.match(r.stdout, /before exit/);
-      assert.match(r.stderr, /error: the injected code raised SystemExit: 3/);
-      await settled(t, base);
-    });
-
-    it('KeyboardInterrupt and other exceptions come back with their traceback', async () => {
-      const r = await runCli([`pid/${t.pid}`, '--exec', 'def f():\n    raise KeyboardInterrupt("stop")\nf()', '--out-dir', outDir()]);
-      assert.equal(r.code, 1, r.stderr);
-      assert.match(r.stderr, /File "<exec>", line 2, in f/);
-      assert.match(r.stderr, /KeyboardInterrupt: stop/);
-      await settled(t, base);
-    });
+    for (const c of INJECTED_FAILURES) {
+      it(c.what, async () => {
+        await checkInjectedFailure(t.pid, c, scratch, outDir());
+        await settled(t, base);
+      });
+    }
 
     it("the application's globals: a NameError says how to reach them, and import __main__ does", async () => {
       const r = await runCli([`pid/${t.pid}`, '--exec', 'print(len(markers))', '--out-dir', outDir()]);
@@ -74,14 +66,6 @@ for (const py of pythons) {
       const ok = await runCli([`pid/${t.pid}`, '--exec', 'import __main__\nprint(len(__main__.markers))', '--out-dir', outDir()]);
       assert.equal(ok.code, 0, ok.stderr);
       assert.equal(ok.stdout.trim(), '10');
-      await settled(t, base);
-    });
-
-    it('a syntax error is reported with its line', async () => {
-      const r = await runCli([`pid/${t.pid}`, '--exec', 'x = 1\ndef (:\n', '--out-dir', outDir()]);
-      assert.equal(r.code, 1, r.stderr);
-      assert.match(r.stderr, /SyntaxError/);
-      assert.match(r.stderr, /line 2/);
       await settled(t, base);
     });
 

@@ -39,15 +39,29 @@ def _pyheap_main(boot_path):
     def path(name):
         return os.path.join(stage, name)
 
+    # os.read/os.write, not os.fdopen: on 3.14+ the io module is not loaded at startup, and
+    # os.fdopen would import it, to be removed again and left as garbage for the GC
     def read_bytes(name):
         fd = os.open(path(name), os.O_RDONLY | getattr(os, 'O_NOFOLLOW', 0))
-        with os.fdopen(fd, 'rb') as f:
-            return f.read()
+        try:
+            chunks = []
+            chunk = os.read(fd, 1 << 20)
+            while chunk:
+                chunks.append(chunk)
+                chunk = os.read(fd, 1 << 20)
+            return b''.join(chunks)
+        finally:
+            os.close(fd)
 
     def write_new(name, text):
         fd = os.open(path(name), os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_NOFOLLOW', 0), 0o600)
-        with os.fdopen(fd, 'wb') as f:
-            f.write(text.encode('utf-8', 'backslashreplace'))
+        try:
+            data = text.encode('utf-8', 'backslashreplace')
+            done = 0
+            while done < len(data):
+                done += os.write(fd, data[done:done + (1 << 20)])
+        finally:
+            os.close(fd)
 
     status = {'status': 'error', 'run_id': None}
     job = {}
@@ -80,8 +94,8 @@ def _pyheap_main(boot_path):
         tasks = ('referrers', 'stacks', 'trace', 'snapshot')
         sources = {}
         if mode == 'census':  # the census module, and those of the other tasks asked for
-            for name in ('census',) + tasks:
-                if name == 'census' or job.get(name) or (name == 'referrers' and job.get('growth')):
+            for name in ('census', 'sizes') + tasks:
+                if name in ('census', 'sizes') or job.get(name) or (name == 'referrers' and job.get('growth')):
                     sources[name] = read_bytes('pyheap_%s.py' % name)
         script_source = read_bytes(job['script']) if mode == 'script' else None
         for name in own_files:  # the agent's copies are gone from the target from here on
@@ -261,7 +275,7 @@ def _pyheap_capture(sys, get_ident, own_thread, path):
     other thread of the target write where it always did. Returns the function that undoes it.
     The stand-in streams are module objects, not instances of a class of ours: no class, no
     reference cycle left behind."""
-    import io
+    import _io as io  # built in; `io` itself is not loaded at startup on 3.14+
     files = {}
     saved = {}
     for name in ('stdout', 'stderr'):

@@ -12,7 +12,8 @@
 # - an untracked object whose reference count shows a single owner can only be met once, so
 #   only the others are deduplicated by id; untracked containers are walked in turn;
 # - loops stay in C (map, filterfalse, compress, list.append driven by any()) and sizes come from
-#   the nearest C-level __sizeof__ of each type, summed per type, plus its constant GC header.
+#   the nearest C-level __sizeof__ of each type, summed per type, plus its constant GC header,
+#   plus, for instances on 3.11+, where their attribute values live (pyheap_sizes.py).
 # Only modules that any process already has are used (itertools is imported by threading and
 # collections): a module imported here and removed again afterwards would linger as garbage.
 import gc
@@ -69,16 +70,17 @@ def _class_size(cls):
 
 
 def _type_info(tp, sample):
-    """(sizeof function, header size, constant size or 0, sizes per object via _class_size)."""
+    """(sizeof function, header size, constant size or 0, sizes per object via _class_size,
+    managed_info of pyheap_sizes.py: None, or what the attribute values add)."""
     f, overridden = _c_sizeof(tp)
     if isinstance(sample, type):  # static types carry no GC header: size each one
-        return (_class_size, 0, 0, True)
+        return (_class_size, 0, 0, True, None)
     if overridden:  # sys.getsizeof would call the override: derive the header instead
         hdr = _GC_HEAD if _get_flags(tp) & _HAVE_GC else 0
     else:
         hdr = max(0, sys.getsizeof(sample, 0) - f(sample))
     fixed = f is _object_sizeof and _get_itemsize(tp) == 0
-    return (f, hdr, f(sample) + hdr if fixed else 0, False)
+    return (f, hdr, f(sample) + hdr if fixed else 0, False, managed_info(tp))
 
 
 def _new_state(deadline, clock, largest):
@@ -126,16 +128,20 @@ def account(st, objs):
         e = info.get(tp)
         if e is None:
             e = info[tp] = _type_info(tp, group[0])
-        f, hdr, fixed_size, per_class = e
+        f, hdr, fixed_size, per_class, managed = e
         n = len(group)
-        if fixed_size:
+        if fixed_size and managed is None:
             total = fixed_size * n
             if fixed_size > st['threshold']:
                 _consider(st, group, repeat(fixed_size, n), tp)
         else:
-            sizes = list(map(f, group))
-            if hdr:
-                sizes = list(map(hdr.__add__, sizes))
+            sizes = extras(group, tp, managed) if managed is not None else None
+            if fixed_size:
+                sizes = list(map(fixed_size.__add__, sizes))
+            else:
+                sizes = list(map(int.__add__, map(f, group), sizes)) if sizes else list(map(f, group))
+                if hdr:
+                    sizes = list(map(hdr.__add__, sizes))
             total = sum(sizes)
             if sizes and max(sizes) > st['threshold']:
                 _consider(st, group, sizes, tp)
@@ -315,7 +321,8 @@ def _census(deadline, clock, own_thread, largest, skip, gc_enabled, own_data):
         'census_seconds': elapsed,
         'notes': [
             'The walk is not an atomic snapshot: the target kept running while it was counted.',
-            'Sizes are sys.getsizeof (shallow); memory held by C extensions is not seen.',
+            'Sizes are what each object occupies by itself (sys.getsizeof, plus where an '
+            "instance's attribute values live on 3.11+); memory held by C extensions is not seen.",
         ] + ([FRAME_NOTE] if (3, 11) <= sys.version_info < (3, 13) else []),
     }
 

@@ -4,7 +4,8 @@
 # root has no room). Same walk as the census (every object once, untracked ones included) and
 # the same sizes; memory in the target stays at one chunk of objects plus the ids of shared
 # untracked objects. Runs in the same namespace as pyheap_census.py (_type_info, type_name,
-# _CHUNK, frame_roots, own_containers come from there). Uses no module beyond those the census uses.
+# _CHUNK, frame_roots, own_containers come from there, extra_of from pyheap_sizes.py). Uses no
+# module beyond those the census uses.
 import gc
 import os
 import sys
@@ -81,13 +82,14 @@ def _write(fd, own_thread, deadline, clock, skip, own_data):
     seen = set()
     counters = [0, 0]  # objects, references
 
-    def size_of(o):
+    def size_of(o, r):
         tp = type(o)
         e = info.get(tp)
         if e is None:
             e = info[tp] = _type_info(tp, o)
-        f, hdr, fixed, per_class = e
-        return fixed or f(o) + hdr
+        f, hdr, fixed, per_class, managed = e
+        size = fixed or f(o) + hdr
+        return size if managed is None else size + extra_of(o, r, tp, managed)
 
     def write_chunk(objs):
         types = list(map(type, objs))
@@ -101,7 +103,7 @@ def _write(fd, own_thread, deadline, clock, skip, own_data):
         emit(b'\x02' + _u(len(objs), 4) + _u(total, 4))
         emit(_pack(map(id, objs), 8))
         emit(_pack(map(tindex.__getitem__, types), 4))
-        emit(_pack(map(size_of, objs), 8))
+        emit(_pack(map(size_of, objs, refs), 8))
         emit(_pack(counts, 4))
         for batch in _batches(map(id, chain.from_iterable(refs))):
             emit(_pack(batch, 8))

@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import { AgentListener, agentArgs, type AgentExit, type AgentHooks, type AgentRequest, type AgentSession } from './protocol.js';
 import { EXIT, PyheapError } from '../core/errors.js';
 import type { Api } from '../kube/api.js';
+import { defaultAgentImage } from '../agentpod/manifest.js';
 import { apiError } from '../kube/apiErrors.js';
 import { BUNDLE_DIR, sessionCommand } from './bundle.js';
 import { openExec, type ExecTarget } from '../kube/exec.js';
@@ -46,7 +47,7 @@ export async function startPodAgent(api: Api, agentPod: ExecTarget, bundle: Buff
     }
     if (result.error?.reason === 'gdb-missing') {
       return { ...result, error: new PyheapError('inject', `the agent image ${image} has no gdb`, {
-        hint: 'use an agent image with gdb: the default one, or e.g. --image robustadev/debug-toolkit:v7.0.1', exitCode: result.error.exitCode }) };
+        hint: `use an agent image with gdb: the default, ${defaultAgentImage()} (gdb 16), needs no --image; robustadev/debug-toolkit images built after October 2024 have no gdb (v6.0 had gdb 13.1)`, exitCode: result.error.exitCode }) };
     }
     if (exit.code === null && !result.error) {
       const msg = exit.status?.message ?? 'no exit code';

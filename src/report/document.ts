@@ -5,8 +5,9 @@ import type { PodRunResult } from '../run/pod.js';
 
 type Obj = Record<string, unknown>;
 
-/** Who was inspected: the table's heading, and the pid/N fields of the document. */
-export interface Subject { label: string; target: string; hostPid: number; fields?: Obj }
+/** Who was inspected: the table's heading, and the pid/N fields of the document;
+ * `agentImage`: the image the agent ran in (none for pid/N: this machine's gdb). */
+export interface Subject { label: string; target: string; hostPid: number; agentImage?: string; fields?: Obj }
 
 export function runDocument(r: RunResult, s: Subject, mode: 'census' | 'script'): Obj {
   return {
@@ -21,7 +22,8 @@ export function runDocument(r: RunResult, s: Subject, mode: 'census' | 'script')
     ...(r.status.exception ? { exception: r.status.exception } : {}),
     ...(r.memory ? { memory: { rss_before: r.memory.rssBefore, rss_after: r.memory.rssAfter, rss_peak: r.memory.rssPeak,
       extra_peak: Math.max(0, r.memory.rssPeak - r.memory.rssBefore) } } : {}),
-    ...(r.gdb ? { gdb: r.gdb } : {}),
+    // which debugger touched the target: the agent image (null: pid/N, this machine) and its gdb
+    agent: { image: s.agentImage ?? null, gdb_version: r.gdb ?? null },
     out_dir: r.outDir,
     elapsed_seconds: Number((r.elapsedMs / 1000).toFixed(3)),
   };
@@ -45,8 +47,9 @@ export function podSubject(r: PodRunResult, target: string): Subject {
     label: `pod ${p.namespace}/${p.name} (container ${p.container}, node ${p.node})`,
     target,
     hostPid: r.process.hostPid,
+    ...(r.agentImage ? { agentImage: r.agentImage } : {}),
     fields: {
-      namespace: p.namespace, pod: p.name, container: p.container, node: p.node, agent_pod: r.agentPod, ...(r.agentImage ? { agent_image: r.agentImage } : {}),
+      namespace: p.namespace, pod: p.name, container: p.container, node: p.node, agent_pod: r.agentPod,
       process: { pid: r.process.pid, host_pid: r.process.hostPid, rss_bytes: r.process.rssKiB * 1024, command: r.process.command },
       ...(r.processes.length ? { processes: r.processes.map((x) => ({ pid: x.pid, host_pid: x.hostPid, rss_bytes: x.rssKiB * 1024, python: x.python, command: x.command })) } : {}),
     },

@@ -2,8 +2,8 @@
 // namespaces (it is PID 1 there), a private tmpfs /tmp, a non-root uid, optionally a
 // read-only root and a cgroup named like a kubelet's. pyenv's interpreters live in root's
 // private home, so the target gets a view of them: a tmpfs over /root with pyenv bound in.
-// The emulated cluster (tools/cluster) runs its containers with this too, with a `command`
-// resolved on a PATH where python, python3 and python3.X are the chosen interpreter.
+// With `command`, it is resolved on a PATH where python, python3 and python3.X are the chosen
+// interpreter. (The emulated cluster's containers are runc containers in images instead.)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';

@@ -50,3 +50,9 @@ export function gate(pid: number): { code: string; open(): void; close(): void }
     close: () => rmSync(file, { force: true }),
   };
 }
+
+/** The version of this machine's gdb (what pid/N injects with), as `gdb --version` ends its first line. */
+export function localGdbVersion(): string {
+  const first = execFileSync('gdb', ['--version'], { encoding: 'utf8' }).split('\n')[0]!;
+  return first.slice(first.lastIndexOf(' ') + 1);
+}

@@ -44,8 +44,8 @@ const expected = (o: { namespace?: string; node?: string; image?: string; deadli
 
 const cases: [string, AgentPodSpec, Obj][] = [
   ['defaults: pinned to the node, hostPID, privileged, every taint tolerated, no token, never restarted', base, expected()],
-  ['another agent namespace, node and image (debug-toolkit)', { ...base, namespace: 'pyheap-agents', node: 'gke-pool-2-x', image: 'robustadev/debug-toolkit:v7.0.1' },
-    expected({ namespace: 'pyheap-agents', node: 'gke-pool-2-x', image: 'robustadev/debug-toolkit:v7.0.1' })],
+  ['another agent namespace, node and image (debug-toolkit)', { ...base, namespace: 'pyheap-agents', node: 'gke-pool-2-x', image: 'robustadev/debug-toolkit:v6.0' },
+    expected({ namespace: 'pyheap-agents', node: 'gke-pool-2-x', image: 'robustadev/debug-toolkit:v6.0' })],
   ['an image pull secret', { ...base, imagePullSecret: 'regcred' }, expected({ pullSecret: 'regcred' })],
   ['several targets on one node, a longer deadline', { ...base, targets: ['shop/web-1', 'shop/web-2'], deadlineSeconds: 900 }, expected({ targets: 'shop/web-1,shop/web-2', deadline: 900 })],
 ];

@@ -157,3 +157,52 @@ describe('manifests/rbac.yaml', () => {
     assert.doesNotMatch(yaml, /"\*"|ClusterRoleBinding|watch|secrets|nodes|namespaces/);
   });
 });
+
+describe('.github/workflows/agent-image.yml (the release builds and pushes the agent image)', () => {
+  const wf = (loadAll(readFileSync(path.join(ROOT, '.github', 'workflows', 'agent-image.yml'), 'utf8')) as Obj[])[0]!;
+  const job = wf.jobs['agent-image'] as Obj;
+  const steps = job.steps as Obj[];
+  // ${{ ... }} and $VAR written out, so that the commands read as they run for tag v<version>
+  const expand = (text: string) => text.replace(/\$\{\{ *steps\.version\.outputs\.version *\}\}/g, version)
+    .replace(/\$(IMAGE|PLATFORMS)/g, (_, k: string) => String(job.env[k])).replace(/"/g, '');
+  const build = steps.map((s) => expand(String(s.run ?? '')).replace(/\\\n\s*/g, ' ')).find((r) => r.includes('docker buildx build')) ?? '';
+  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const byHand = /```sh\n([^`]*docker buildx build[^`]*)```/.exec(readme)?.[1]?.replace(/\\\n\s*/g, ' ') ?? '';
+  const platforms = (cmd: string) => /--platform (\S+)/.exec(cmd)?.[1];
+
+  it('runs on a release tag, may push packages, and nothing more', () => {
+    assert.deepEqual(Object.keys(wf.on), ['push']);
+    assert.deepEqual(wf.on.push, { tags: ['v*'] });
+    assert.deepEqual(wf.permissions, { contents: 'read', packages: 'write' });
+  });
+
+  it('builds manifests/Dockerfile for linux/amd64 and linux/arm64 and pushes the image the plugin runs by default', () => {
+    assert.ok(build, 'no step runs docker buildx build');
+    assert.equal(platforms(build), 'linux/amd64,linux/arm64');
+    assert.match(build, / -f manifests\/Dockerfile manifests\s*$/);
+    assert.match(build, / --push /);
+    // the tag is the version of package.json: the image that manifests/agent-pod.yaml names
+    const image = /-t (\S+)/.exec(build)?.[1];
+    assert.equal(image, (loadAll(read('agent-pod.yaml')) as Obj[])[0]!.spec.containers[0].image);
+    assert.equal(image, `ghcr.io/kubectl-pyheap/agent:${version}`);
+  });
+
+  it('refuses a tag that is not package.json\'s version, emulates arm64, checks both platforms were pushed', () => {
+    const check = steps.find((s) => s.id === 'version')!;
+    assert.match(check.run, /version=\$\{GITHUB_REF_NAME#v\}/);
+    assert.match(check.run, /require\("\.\/package\.json"\)\.version/);
+    assert.match(check.run, /exit 1/);
+    const uses = steps.map((s) => s.uses).filter(Boolean) as string[];
+    for (const u of uses) assert.match(u, /@v\d+$/, `${u} is not pinned to a release`);
+    assert.ok(uses.some((u) => u.startsWith('docker/setup-qemu-action@')) && uses.some((u) => u.startsWith('docker/setup-buildx-action@')));
+    assert.ok(steps.some((s) => /docker buildx imagetools inspect/.test(String(s.run)) && /Platform:/.test(String(s.run))));
+  });
+
+  it('the README gives the same build by hand: same Dockerfile, same platforms', () => {
+    assert.ok(byHand, 'README has no docker buildx build block');
+    assert.equal(platforms(byHand), platforms(build));
+    assert.match(byHand, / -f manifests\/Dockerfile manifests\n/);
+    assert.match(byHand, /docker buildx imagetools inspect/);
+    assert.match(readme, /\.github\/workflows\/agent-image\.yml/);
+  });
+});

@@ -58,7 +58,7 @@ function session(ctx: RouterContext, ws: WebSocket, x: ExecRequest): void {
   const sw = ctx.switches();
   let child;
   try {
-    child = ctx.runtime.exec(x.rc, x.argv, x.stdin, x.rc.plan.agent && sw.agentTmpDir ? { TMPDIR: sw.agentTmpDir } : {});
+    child = ctx.runtime.exec(x.rc, x.argv, x.stdin);
   } catch (e) {
     if (!(e instanceof NotFoundInPath)) throw e;
     const message = `Internal error occurred: error executing command in container: failed to exec in container: failed to start exec "${x.rc.id.slice(0, 12)}": OCI runtime exec failed: exec failed: unable to start container process: ${e.message}: unknown`;
@@ -76,12 +76,13 @@ function session(ctx: RouterContext, ws: WebSocket, x: ExecRequest): void {
   let sentStdout = 0;
   const outputs = [proc.stdout!, proc.stderr!];
   /** The socket dies without a close frame or status; the command goes on without its streams,
-   * as under containerd. */
+   * as under containerd: its stdin ends, and what it writes is read and thrown away (the shim
+   * keeps reading; closing the pipes would kill runc exec with SIGPIPE, which no shim does). */
   const drop = () => {
     dropped = true;
     ws.terminate();
     proc.stdin?.destroy();
-    outputs.forEach((o) => o.destroy());
+    outputs.forEach((o) => { o.resume(); });
   };
   const send = (channel: number, data: Buffer) => {
     if (dropped || ws.readyState !== ws.OPEN) return;
@@ -124,7 +125,7 @@ function session(ctx: RouterContext, ws: WebSocket, x: ExecRequest): void {
   });
   ws.once('close', () => {
     // a client that goes away ends its command, as a real exec stream does
-    if (!finished && !dropped) try { process.kill(-proc.pid!, 'SIGKILL'); } catch { /* gone */ }
+    if (!finished && !dropped) ctx.runtime.killExec(x.rc, proc);
   });
   proc.once('close', (code, signal) => {
     finished = true;

@@ -1,10 +1,8 @@
-// What an image means on this machine, where nothing is pulled: a Python image is one of the
-// local interpreters (python:3.12-slim -> pyenv 3.12; python:3, python:latest, unknown images
-// -> the newest; debian:* -> Debian's static /usr/bin/python3), and an agent image is a PATH
-// (the host's, or a directory of symlinks to common tools but not gdb).
+// Image names as containerd reports them, the default PATH of the test images, command lookup
+// under a container's root, and (for pid/N tests of an agent without gdb) a PATH of common
+// tools without gdb. What an image holds is tools/images' business (the kubelet pulls from it).
 import { existsSync, lstatSync, mkdirSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
-import type { Interpreter } from '../../test/support/pythons.js';
 
 /** The PATH a node's root sees; kept clean of the test runner's node_modules/.bin. */
 export const HOST_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -15,17 +13,6 @@ const SLIM_TOOLS = ['sh', 'bash', 'awk', 'od', 'tar', 'sha256sum', 'md5sum', 'ba
   'printf', 'echo', 'test', '[', 'true', 'false', 'touch', 'sort', 'uniq', 'xargs', 'find', 'dirname', 'basename', 'uname', 'gzip', 'timeout',
   'expr', 'seq', 'tee', 'nsenter', 'df', 'du'];
 
-export interface ImageRef { name: string; tag: string }
-
-export function parseImage(image: string): ImageRef {
-  const noDigest = image.split('@')[0]!;
-  const slash = noDigest.lastIndexOf('/');
-  const colon = noDigest.lastIndexOf(':');
-  const hasTag = colon > slash;
-  const repo = hasTag ? noDigest.slice(0, colon) : noDigest;
-  return { name: repo.slice(repo.lastIndexOf('/') + 1), tag: hasTag ? noDigest.slice(colon + 1) : 'latest' };
-}
-
 /** docker.io/library/python:3.12 as containerd reports it in status.image. */
 export function normaliseImage(image: string): string {
   let ref = image.includes(':') || image.includes('@') ? image : `${image}:latest`;
@@ -35,25 +22,8 @@ export function normaliseImage(image: string): string {
   return ref;
 }
 
-const newest = (pythons: Interpreter[]) =>
-  [...pythons].sort((a, b) => b.version[0] - a.version[0] || b.version[1] - a.version[1] || (a.label.startsWith('pyenv') ? -1 : 1))[0];
-
-/** The interpreter an image stands for, or why there is none (reported as a pull failure). */
-export function interpreterFor(pythons: Interpreter[], image: string): Interpreter | string {
-  const { name, tag } = parseImage(image);
-  if (pythons.length === 0) return 'no Python interpreter on this machine';
-  if (name === 'debian') return pythons.find((p) => p.label.startsWith('debian-')) ?? newest(pythons)!;
-  const m = /^(\d+)\.(\d+)/.exec(tag);
-  if (name.startsWith('python') && m) {
-    const want = [Number(m[1]), Number(m[2])];
-    const found = pythons.filter((p) => p.version[0] === want[0] && p.version[1] === want[1]);
-    return found.find((p) => p.label.startsWith('pyenv')) ?? found[0] ?? `no Python ${want.join('.')} on this machine (have ${pythons.map((p) => p.label).join(', ')})`;
-  }
-  return newest(pythons)!;
-}
-
-/** PATH for commands exec'd in an agent pod: the host's, or (image without gdb) a directory of
- * symlinks to SLIM_TOOLS, made once per cluster. */
+/** PATH for a pid/N run as from an agent image: the host's, or (withGdb false) a directory of
+ * symlinks to SLIM_TOOLS under `scratch`, made once. */
 export function agentPath(withGdb: boolean, scratch: string): string {
   if (withGdb) return HOST_PATH;
   const dir = path.join(scratch, 'slim-agent-bin');

@@ -2,11 +2,10 @@
 // spawnCluster() (spawn.ts) runs `node build/tools/cluster/main.js` as a child. Both give a handle with
 // the kubeconfig, the switches and stop(), which leaves no process, cgroup or file behind.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findInterpreters, type Interpreter } from '../../test/support/pythons.js';
 import { ApiServer, Kubelet } from './apiserver.js';
 import type { CgroupLayout } from './cgroups.js';
 import { applyObjects, readManifests } from './manifests.js';
@@ -26,6 +25,26 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 export const FIXTURES_DIR = path.join(ROOT, 'test', 'fixtures');
 export const CLUSTER_MAIN = path.join(ROOT, 'build', 'tools', 'cluster', 'main.js');
 export const LAYOUT_ENV = 'PYHEAP_CLUSTER_CGROUP_LAYOUT';
+/** The agent image (tools/images' recipe for ghcr.io/kubectl-pyheap/agent, any tag). */
+export const AGENT_IMAGE = 'ghcr.io/kubectl-pyheap/agent:0.1.0';
+
+/** A pod spec that brings the test fixtures in as real manifests bring their code: a hostPath
+ * volume of a directory (default test/fixtures), or a configMap volume, mounted read-only at
+ * /app in every container. */
+export function withFixtures<T extends Obj>(spec: T, from: string | { configMap: string } = FIXTURES_DIR): T {
+  const volume = typeof from === 'string' ? { hostPath: { path: from, type: 'Directory' } } : { configMap: { name: from.configMap } };
+  return {
+    ...spec,
+    volumes: [...(spec.volumes ?? []), { name: 'fixtures', ...volume }],
+    containers: (spec.containers as Obj[]).map((c) => ({ ...c, volumeMounts: [...(c.volumeMounts ?? []), { name: 'fixtures', mountPath: '/app', readOnly: true }] })),
+  };
+}
+
+/** A ConfigMap holding these fixture files (where hostPath is refused: Pod Security baseline),
+ * for withFixtures(spec, { configMap: name }). */
+export function fixturesConfigMap(name: string, namespace: string, files: string[]): Obj {
+  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace }, data: Object.fromEntries(files.map((f) => [f, readFileSync(path.join(FIXTURES_DIR, f), 'utf8')])) };
+}
 
 export interface ClusterOptions {
   /** Manifest files (multi-document YAML). */
@@ -37,8 +56,6 @@ export interface ClusterOptions {
   /** Node names (default one node, "emulated-node-1"). */
   nodes?: string[];
   switches?: Partial<Switches>;
-  /** Host directory every container sees at /root/app (default test/fixtures). */
-  appDir?: string;
   /** Where to write the kubeconfig (default: in the cluster's temp dir). */
   kubeconfigPath?: string;
   port?: number;
@@ -46,8 +63,6 @@ export interface ClusterOptions {
   user?: string;
   /** Wait until every pod of the manifests is Running or held by a switch (default true). */
   waitForPods?: boolean;
-  /** Interpreters to map images to (default: findInterpreters()). */
-  pythons?: Interpreter[];
 }
 
 export interface ContainerInfo { namespace: string; pod: string; container: string; containerID: string; pid: number | null; cgroup: string; agent: boolean; execPids: number[] }
@@ -81,8 +96,8 @@ export async function startCluster(o: ClusterOptions = {}): Promise<ClusterHandl
   const user = o.user ?? 'pyheap-tester';
   const nodes = nodeInfos(o.nodes ?? ['emulated-node-1']);
   const store = new Store();
-  const runtime = new Runtime(layout);
-  const kubelet = new Kubelet({ store, runtime, switches: () => switches, pythons: o.pythons ?? findInterpreters(), scratch, appDir: o.appDir ?? FIXTURES_DIR, nodes });
+  const runtime = new Runtime(layout, scratch);
+  const kubelet = new Kubelet({ store, runtime, switches: () => switches, scratch, nodes });
   const api = new ApiServer(store, kubelet);
   const controllers = (api.controllers = new Controllers(store, api, () => nodes.map((n) => n.name)));
   const kubeconfigPath = o.kubeconfigPath ?? path.join(scratch, 'kubeconfig');
@@ -102,7 +117,7 @@ export async function startCluster(o: ClusterOptions = {}): Promise<ClusterHandl
     const tls = makeTls(scratch);
     const infos = (): ContainerInfo[] => runtime.containers().map((rc) => ({
       namespace: rc.plan.namespace, pod: rc.plan.podName, container: rc.plan.containerName, containerID: `containerd://${rc.id}`,
-      pid: rc.target?.pid ?? rc.main?.pid ?? null, cgroup: rc.cgroupRel, agent: rc.plan.agent, execPids: [...rc.execs].map((e) => e.pid!),
+      pid: rc.pid || null, cgroup: rc.cgroupRel, agent: rc.plan.agent, execPids: runtime.execPids(rc),
     }));
     http = await startServer({
       api, kubelet, runtime, user, token, watches: new Set(), containers: infos,

@@ -1,27 +1,44 @@
 // The scheduler and the kubelets of every emulated node: moves each new pod from Pending to
-// Running (or to the failure a switch asks for), runs its containers through the runtime,
-// enforces activeDeadlineSeconds, and kills everything of a pod when it is deleted.
-import type { Interpreter } from '../../test/support/pythons.js';
-import { agentPath, HOST_PATH, interpreterFor, normaliseImage } from './images.js';
+// Running (or to the failure a switch asks for), "pulls" its images (the cached root
+// filesystems of tools/images; an image without a recipe is ErrImagePull), sets up its volumes
+// (emptyDir, hostPath, configMap), runs its containers through the runtime (runc), enforces
+// activeDeadlineSeconds, and kills everything of a pod when it is deleted.
+import { chmodSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ensureImage, recipeNameFor } from '../images/index.js';
+import { HOST_PATH, normaliseImage } from './images.js';
 import { imageMatches } from './switches.js';
 import { nodeObject, pickNode, type NodeInfo } from './nodes.js';
 import { allWaiting, containerStatus, notReady, now, setCondition, unschedulableMessage } from './podstatus.js';
 import { byResource } from './resources.js';
 import { NotFoundInPath, type ContainerPlan, type RunningContainer, type Runtime } from './runtime.js';
+import type { BundleMount } from './bundle.js';
 import type { Store } from './store.js';
 import type { Switches } from './switches.js';
 
 type Obj = Record<string, any>;
 const POD = byResource('', 'pods')!;
+const CONFIGMAP = byResource('', 'configmaps')!;
+
+/** What a container runs when its manifest gives no command: the image's CMD. */
+function imageCmd(image: string): string[] {
+  const recipe = recipeNameFor(image) ?? '';
+  return recipe === 'agent' ? ['sleep', '3600'] : recipe.startsWith('python-') ? ['python3'] : ['bash'];
+}
+
+class PullError extends Error {}
+class MountError extends Error {}
 
 export interface KubeletContext {
   store: Store;
   runtime: Runtime;
   switches(): Switches;
-  pythons: Interpreter[];
+  /** The cluster's temp dir: pod volumes live under it. */
   scratch: string;
-  appDir: string;
   nodes: NodeInfo[];
+  /** The root filesystem of an image (built into the cache if missing); throws when no recipe
+   * makes it or the build fails, which the pod shows as ErrImagePull. */
+  pullImage?: (image: string) => Promise<string>;
 }
 
 interface PodRun {
@@ -96,10 +113,20 @@ export class Kubelet {
       const t = setTimeout(() => { run.timers.delete(t); void this.deadline(run); }, pod.spec.activeDeadlineSeconds * 1000);
       run.timers.add(t);
     }
-    const failing = (pod.spec.containers as Obj[]).filter((c) => imageMatches(sw.imagePullFailure, c.image) || (!agent && typeof interpreterFor(this.ctx.pythons, c.image) === 'string'));
-    if (failing.length) {
+    // the pull: every image a recipe makes, from the cache (built first if missing)
+    const roots = new Map<string, string>();
+    const why = new Map<string, string>();
+    await Promise.all((pod.spec.containers as Obj[]).map(async (c) => {
+      if (imageMatches(sw.imagePullFailure, c.image)) return void why.set(c.name, `${normaliseImage(c.image)}: not found`);
+      try {
+        roots.set(c.name, await this.pull(c.image));
+      } catch (e) {
+        why.set(c.name, e instanceof PullError ? e.message : `${normaliseImage(c.image)}: ${(e as Error).message}`);
+      }
+    }));
+    if (why.size) {
       settle();
-      return this.pullBackOff(run, pod, failing);
+      return this.pullBackOff(run, pod, why);
     }
     if (sw.slowStartSeconds > 0) {
       settle();
@@ -107,11 +134,26 @@ export class Kubelet {
     }
     if (agent) await sleep(sw.agentStartDelayMs, run);
     if (run.gone) return;
-    this.update(run, (p) => setCondition(p, 'PodReadyToStartContainers', true));
+    // volumes: a configMap that does not exist yet holds the pod in ContainerCreating, as the
+    // kubelet's FailedMount retries do
+    let volumes: Map<string, string>;
+    for (;;) {
+      try {
+        volumes = this.volumes(run, pod);
+        break;
+      } catch (e) {
+        if (!(e instanceof MountError)) throw e;
+        settle();
+        this.update(run, (p) => { p.status.message = e.message; });
+        await sleep(1000, run);
+        if (run.gone) return;
+      }
+    }
+    this.update(run, (p) => { delete p.status.message; setCondition(p, 'PodReadyToStartContainers', true); });
     const statuses: Obj[] = [];
     for (const c of pod.spec.containers as Obj[]) {
       try {
-        const rc = await this.ctx.runtime.start(this.plan(pod, c, agent, sw));
+        const rc = await this.ctx.runtime.start(this.plan(pod, c, agent, sw, roots.get(c.name)!, volumes));
         if (run.gone) return void (await this.ctx.runtime.stop(rc, 0));
         run.containers.set(c.name, rc);
         statuses.push(containerStatus(c, { running: { startedAt: now() } }, rc.id));
@@ -131,45 +173,107 @@ export class Kubelet {
     });
   }
 
+  /** The image's root filesystem; PullError when no recipe makes it. */
+  private pull(image: string): Promise<string> {
+    if (!recipeNameFor(image)) {
+      const ref = normaliseImage(image);
+      return Promise.reject(new PullError(`${ref}: not found`));
+    }
+    return (this.ctx.pullImage ?? ensureImage)(image);
+  }
+
   /** ErrImagePull, then ImagePullBackOff, then again, as a kubelet retrying a pull does. */
-  private async pullBackOff(run: PodRun, pod: Obj, failing: Obj[]): Promise<void> {
-    const names = new Set(failing.map((c) => c.name));
+  private async pullBackOff(run: PodRun, _pod: Obj, why: Map<string, string>): Promise<void> {
     for (let backoff = 2; !run.gone; backoff = Math.min(backoff * 2, 10)) {
       this.update(run, (p) => allWaiting(p, 'ContainerCreating'));
       this.update(run, (p) => {
         p.status.containerStatuses = (p.spec.containers as Obj[]).map((c) => {
-          if (!names.has(c.name)) return containerStatus(c, { waiting: { reason: 'ContainerCreating' } });
+          if (!why.has(c.name)) return containerStatus(c, { waiting: { reason: 'ContainerCreating' } });
           const ref = normaliseImage(c.image);
-          const why = typeof interpreterFor(this.ctx.pythons, c.image) === 'string' && !Kubelet.isAgent(pod) ? interpreterFor(this.ctx.pythons, c.image) as string : `${ref}: not found`;
-          return containerStatus(c, { waiting: { reason: 'ErrImagePull', message: `rpc error: code = NotFound desc = failed to pull and unpack image "${ref}": failed to resolve reference "${ref}": ${why}` } });
+          return containerStatus(c, { waiting: { reason: 'ErrImagePull', message: `rpc error: code = NotFound desc = failed to pull and unpack image "${ref}": failed to resolve reference "${ref}": ${why.get(c.name)}` } });
         });
       });
       await sleep(1000, run);
       this.update(run, (p) => {
-        p.status.containerStatuses = (p.spec.containers as Obj[]).map((c) => containerStatus(c, { waiting: names.has(c.name) ? { reason: 'ImagePullBackOff', message: `Back-off pulling image "${normaliseImage(c.image)}"` } : { reason: 'ContainerCreating' } }));
+        p.status.containerStatuses = (p.spec.containers as Obj[]).map((c) => containerStatus(c, { waiting: why.has(c.name) ? { reason: 'ImagePullBackOff', message: `Back-off pulling image "${normaliseImage(c.image)}"` } : { reason: 'ContainerCreating' } }));
       });
       await sleep(backoff * 1000, run);
     }
   }
 
-  private plan(pod: Obj, c: Obj, agent: boolean, sw: Switches): ContainerPlan {
+  private podDir(run: PodRun): string {
+    return path.join(this.ctx.scratch, 'pods', run.uid);
+  }
+
+  /** The host directory of each volume of the pod: emptyDir a fresh directory (mode 0777),
+   * hostPath the path itself, configMap its keys written as files (mode 0644, or defaultMode /
+   * items). MountError when a configMap is missing or a hostPath fails its type check. */
+  private volumes(run: PodRun, pod: Obj): Map<string, string> {
+    const dirs = new Map<string, string>();
+    for (const v of (pod.spec.volumes ?? []) as Obj[]) {
+      const dir = path.join(this.podDir(run), 'volumes', v.emptyDir ? 'empty-dir' : 'configmap', v.name);
+      if (v.emptyDir) {
+        mkdirSync(dir, { recursive: true });
+        chmodSync(dir, 0o777);
+        dirs.set(v.name, dir);
+      } else if (v.hostPath) {
+        const p = String(v.hostPath.path ?? '');
+        const type = v.hostPath.type ?? '';
+        if (type === 'DirectoryOrCreate' && !existsSync(p)) mkdirSync(p, { recursive: true, mode: 0o755 });
+        const st = existsSync(p) ? statSync(p) : undefined;
+        if ((type === 'Directory' || type === 'DirectoryOrCreate') && !st?.isDirectory()) throw new MountError(`MountVolume.SetUp failed for volume "${v.name}" : hostPath type check failed: ${p} is not a directory`);
+        if (type === 'File' && !st?.isFile()) throw new MountError(`MountVolume.SetUp failed for volume "${v.name}" : hostPath type check failed: ${p} is not a file`);
+        if (!st) throw new MountError(`MountVolume.SetUp failed for volume "${v.name}" : mount failed: ${p}: no such file or directory`);
+        dirs.set(v.name, p);
+      } else if (v.configMap) {
+        const cm = this.ctx.store.get(CONFIGMAP, run.ns, v.configMap.name);
+        if (!cm && v.configMap.optional !== true) throw new MountError(`MountVolume.SetUp failed for volume "${v.name}" : configmap "${v.configMap.name}" not found`);
+        rmSync(dir, { recursive: true, force: true });
+        mkdirSync(dir, { recursive: true, mode: 0o755 });
+        const data: Record<string, Buffer> = {
+          ...Object.fromEntries(Object.entries(cm?.data ?? {}).map(([k, x]) => [k, Buffer.from(String(x))])),
+          ...Object.fromEntries(Object.entries(cm?.binaryData ?? {}).map(([k, x]) => [k, Buffer.from(String(x), 'base64')])),
+        };
+        const items: { key: string; path: string; mode?: number }[] = v.configMap.items ?? Object.keys(data).map((key) => ({ key, path: key }));
+        for (const it of items) {
+          if (!data[it.key]) throw new MountError(`MountVolume.SetUp failed for volume "${v.name}" : configmap references non-existent config key: ${it.key}`);
+          const file = path.join(dir, it.path);
+          mkdirSync(path.dirname(file), { recursive: true, mode: 0o755 });
+          writeFileSync(file, data[it.key]!);
+          chmodSync(file, it.mode ?? v.configMap.defaultMode ?? 0o644);
+        }
+        dirs.set(v.name, dir);
+      } else {
+        throw new Error(`volume "${v.name}": only emptyDir, hostPath and configMap volumes are emulated`);
+      }
+    }
+    return dirs;
+  }
+
+  private plan(pod: Obj, c: Obj, agent: boolean, sw: Switches, rootfs: string, volumes: Map<string, string>): ContainerPlan {
     const sc = { ...pod.spec.securityContext, ...c.securityContext };
-    const python = agent ? undefined : (interpreterFor(this.ctx.pythons, c.image) as Interpreter);
     const uid = Number(sc.runAsUser ?? 0);
-    const emptyDirNames = new Set((pod.spec.volumes ?? []).filter((v: Obj) => v.emptyDir).map((v: Obj) => v.name));
+    const configMaps = new Set(((pod.spec.volumes ?? []) as Obj[]).filter((v) => v.configMap).map((v) => v.name));
     const field = (path: string) => ({ 'metadata.name': pod.metadata.name, 'metadata.namespace': pod.metadata.namespace, 'spec.nodeName': pod.spec.nodeName, 'status.podIP': '', 'metadata.uid': pod.metadata.uid }[path] ?? '');
-    const env: Record<string, string> = { PATH: agent ? HOST_PATH : `/root/.image-bin:${HOST_PATH}`, HOSTNAME: pod.metadata.name, HOME: uid === 0 ? '/root' : '/', LANG: 'C.UTF-8' };
+    const env: Record<string, string> = { PATH: HOST_PATH, HOSTNAME: pod.metadata.name, HOME: uid === 0 ? '/root' : '/', LANG: 'C.UTF-8' };
     for (const e of c.env ?? []) env[e.name] = e.value ?? (e.valueFrom?.fieldRef ? field(e.valueFrom.fieldRef.fieldPath) : '');
-    // the agent container's own /tmp, for its own process as for its exec sessions
-    if (agent && sw.agentTmpDir) env.TMPDIR = sw.agentTmpDir;
+    const mounts: BundleMount[] = ((c.volumeMounts ?? []) as Obj[]).map((m) => {
+      const dir = volumes.get(m.name);
+      if (!dir) throw new Error(`volumeMounts: no volume named "${m.name}"`);
+      return { destination: m.mountPath, kind: 'bind', source: m.subPath ? path.join(dir, m.subPath) : dir, readOnly: m.readOnly === true || configMaps.has(m.name) };
+    });
+    // a private /tmp: a tmpfs of its own, unless a volume is mounted there; an agent
+    // container's /tmp is the agentTmpDir switch's directory when set (a test checks it)
+    if (!mounts.some((m) => m.destination === '/tmp')) {
+      if (agent && sw.agentTmpDir) mounts.push({ destination: '/tmp', kind: 'bind', source: sw.agentTmpDir });
+      else if (!agent) mounts.push({ destination: '/tmp', kind: 'tmpfs' });
+    }
+    const command = [...(c.command ?? imageCmd(c.image)), ...(c.args ?? [])];
     return {
       namespace: pod.metadata.namespace, podUid: pod.metadata.uid, podName: pod.metadata.name, containerName: c.name, qos: pod.status?.qosClass ?? 'BestEffort', agent,
-      ...(agent ? { agentPath: agentPath(!imageMatches(sw.imagesWithoutGdb, c.image), this.ctx.scratch) } : {}),
-      ...(python ? { python } : {}),
-      command: [...(c.command ?? []), ...(c.args ?? [])], env, uid, gid: Number(sc.runAsGroup ?? 0),
-      readOnlyRoot: sc.readOnlyRootFilesystem === true,
-      emptyDirs: (c.volumeMounts ?? []).filter((m: Obj) => emptyDirNames.has(m.name)).map((m: Obj) => m.mountPath),
-      ...(c.workingDir ? { workingDir: c.workingDir } : {}), appDir: this.ctx.appDir,
+      image: c.image, rootfs, command, env, uid, gid: Number(sc.runAsGroup ?? 0),
+      readOnlyRoot: sc.readOnlyRootFilesystem === true, hostPID: pod.spec.hostPID === true, privileged: sc.privileged === true, mounts,
+      ...(c.workingDir ? { workingDir: c.workingDir } : {}),
     };
   }
 
@@ -245,6 +349,7 @@ export class Kubelet {
       run.gone = true; // first: a container still starting is stopped as soon as it is up
       this.runs.delete(run.uid);
       await this.killAll(run, this.graceMs(graceSeconds));
+      rmSync(this.podDir(run), { recursive: true, force: true });
     }
     this.ctx.store.remove(POD, pod.metadata.namespace, pod.metadata.name);
   }

@@ -11,7 +11,6 @@ const USAGE = `usage: npm run cluster -- --kubeconfig PATH [options] [FILE.yaml.
   --cgroup-layout L        cgroupfs (default) or systemd; also $${LAYOUT_ENV}
   --node NAME              an emulated node (repeat for several; default emulated-node-1)
   --switches FILE          JSON object of switches to start with (see tools/cluster/README.md)
-  --app-dir DIR            host directory containers see at /root/app (default test/fixtures)
   --port N                 listen on 127.0.0.1:N (default: any free port)
   --user NAME              the user name in RBAC messages (default pyheap-tester)
   --no-wait                print "ready" without waiting for the manifests' pods
@@ -25,7 +24,7 @@ async function main(): Promise<void> {
       allowPositionals: true,
       options: {
         kubeconfig: { type: 'string' }, 'cgroup-layout': { type: 'string' }, node: { type: 'string', multiple: true },
-        switches: { type: 'string' }, 'app-dir': { type: 'string' }, port: { type: 'string' }, user: { type: 'string' },
+        switches: { type: 'string' }, port: { type: 'string' }, user: { type: 'string' },
         'no-wait': { type: 'boolean' }, 'stop-on-stdin-eof': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
       },
     });
@@ -45,7 +44,6 @@ async function main(): Promise<void> {
     ...(v['cgroup-layout'] ? { cgroupLayout: v['cgroup-layout'] as 'cgroupfs' } : {}),
     ...(v.node ? { nodes: v.node } : {}),
     ...(v.switches ? { switches: JSON.parse(readFileSync(v.switches, 'utf8')) } : {}),
-    ...(v['app-dir'] ? { appDir: v['app-dir'] } : {}),
     ...(v.port ? { port: Number(v.port) } : {}),
     ...(v.user ? { user: v.user } : {}),
     waitForPods: !v['no-wait'],

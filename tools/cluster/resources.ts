@@ -24,6 +24,7 @@ export const RESOURCES: ResourceType[] = [
       { name: 'log', kind: 'Pod', verbs: ['get'] },
     ],
   },
+  { resource: 'configmaps', kind: 'ConfigMap', group: '', version: 'v1', namespaced: true, verbs: rw, shortNames: ['cm'] },
   { resource: 'deployments', kind: 'Deployment', group: 'apps', version: 'v1', namespaced: true, verbs: rw, shortNames: ['deploy'], categories: ['all'] },
   { resource: 'replicasets', kind: 'ReplicaSet', group: 'apps', version: 'v1', namespaced: true, verbs: rw, shortNames: ['rs'], categories: ['all'] },
   { resource: 'statefulsets', kind: 'StatefulSet', group: 'apps', version: 'v1', namespaced: true, verbs: rw, shortNames: ['sts'], categories: ['all'] },

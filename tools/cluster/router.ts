@@ -7,6 +7,7 @@ import type { ApiServer } from './apiserver.js';
 import { byResource, type ResourceType, apiVersionOf } from './resources.js';
 import { fieldSelector, labelSelector } from './selectors.js';
 import { ApiError, badRequest, methodNotAllowed, notFound } from './status.js';
+import { decodeProtobuf } from './protobuf.js';
 import { denied, type Switches } from './switches.js';
 import { table, wantsTable } from './tables.js';
 import type { Kubelet } from './kubelet.js';
@@ -63,7 +64,15 @@ export function sendJson(res: ServerResponse, code: number, body: unknown): void
 export async function readBody(req: IncomingMessage): Promise<Obj | undefined> {
   const chunks: Buffer[] = [];
   for await (const c of req) chunks.push(c as Buffer);
-  const text = Buffer.concat(chunks).toString();
+  const raw = Buffer.concat(chunks);
+  if (String(req.headers['content-type'] ?? '').includes('application/vnd.kubernetes.protobuf')) {
+    try {
+      return decodeProtobuf(raw);
+    } catch (e) {
+      throw new ApiError(415, 'UnsupportedMediaType', `the request body cannot be read: ${(e as Error).message}`);
+    }
+  }
+  const text = raw.toString();
   if (!text.trim()) return undefined;
   try {
     return JSON.parse(text) as Obj;

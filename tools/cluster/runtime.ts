@@ -1,12 +1,16 @@
-// The container runtime: starts a pod's containers as real local processes (own mount, PID
-// and UTS namespaces, kubelet-named cgroups, uid, read-only root, emptyDirs), runs exec'd
-// commands in them (or, for agent pods, on the host as root), and kills and cleans up.
-import { spawn, type ChildProcess } from 'node:child_process';
+// The container runtime: every container of a pod is a real runc container (oci.ts) started
+// from an OCI bundle of its image's root filesystem (bundle.ts, tools/images): own mount, PID
+// (unless hostPID), IPC and UTS namespaces, /proc, /dev, a private /tmp, the pod's volumes,
+// runAsUser, readOnlyRootFilesystem, and the cgroup containerd's CRI plugin asks runc for.
+// Exec sessions are `runc exec`; stops are `runc kill`, then `runc kill --all` and `runc delete`.
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { startContainer, type ContainerTarget } from '../../test/support/container.js';
-import type { Interpreter } from '../../test/support/pythons.js';
-import { containerCgroup, createCgroup, killCgroup, removeCgroup, type CgroupLayout, type QosClass } from './cgroups.js';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { makeBundle, removeBundle, type BundleMount } from './bundle.js';
+import type { CgroupLayout, QosClass } from './cgroups.js';
 import { lookPath } from './images.js';
+import { initPid, ociCgroup, ociCgroupPids, removeOciCgroups, runcDelete, runcExec, runcKill, runcRun } from './oci.js';
 
 export interface ContainerPlan {
   namespace: string;
@@ -14,40 +18,41 @@ export interface ContainerPlan {
   podName: string;
   containerName: string;
   qos: QosClass;
-  /** Agent container (hostPID pod): no process of its own; exec runs on the host as root. */
+  /** Agent container (hostPID pod with a nodeName): its exec sessions are the agent's. */
   agent: boolean;
-  /** For agent containers: the PATH its image stands for. */
-  agentPath?: string;
-  python?: Interpreter;
+  /** The image as the manifest names it, and its root filesystem (never written to). */
+  image: string;
+  rootfs: string;
   command: string[];
   env: Record<string, string>;
   uid: number;
   gid: number;
   readOnlyRoot: boolean;
-  emptyDirs: string[];
+  hostPID: boolean;
+  privileged: boolean;
+  mounts: BundleMount[];
   workingDir?: string;
-  appDir?: string;
 }
 
 export interface RunningContainer {
   id: string;
+  /** The cgroup runc made for it (the same path in every hierarchy). */
   cgroupRel: string;
-  cgroupDirs: string[];
   plan: ContainerPlan;
-  target?: ContainerTarget;
+  /** Host PID of the container's init (its command). */
+  pid: number;
   /** stdout and stderr as `kubectl logs` shows them (bounded). */
   log: Buffer[];
   execs: Set<ChildProcess>;
-  /** An agent container's own process (a target container's is `target`). */
-  main?: ChildProcess;
   /** Resolves when the container's own process exits. */
   exited: Promise<{ code: number; signal: NodeJS.Signals | null }>;
 }
 
 const LOG_LIMIT = 1 << 20;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The container's log as `kubectl logs` shows it: its own process's output, bounded. */
-function logKeeper(rc: RunningContainer): (d: Buffer) => void {
+function logKeeper(rc: { log: Buffer[] }): (d: Buffer) => void {
   let size = 0;
   return (d) => {
     rc.log.push(d);
@@ -55,89 +60,128 @@ function logKeeper(rc: RunningContainer): (d: Buffer) => void {
   };
 }
 
-function watchExit(rc: RunningContainer, child: ChildProcess): void {
-  rc.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code: code ?? 128, signal })));
+/** A process and everything below it (by parent PID), as /proc shows them now. */
+function processTree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(p)]);
+    } catch { /* gone */ }
+  }
+  const out: number[] = [];
+  for (const todo = [root]; todo.length;) {
+    const p = todo.pop()!;
+    out.push(p);
+    todo.push(...(children.get(p) ?? []));
+  }
+  return out;
 }
-// joins the exec'd process to the container's cgroups (as kubelet's runtime does), then runs it
-const JOIN = 'while [ "$1" != -- ]; do echo $$ > "$1/cgroup.procs" || exit 126; shift; done; shift; exec "$@"';
 
 export class NotFoundInPath extends Error {}
 
-export class Runtime {
-  private running = new Set<RunningContainer>();
+interface Internal { runc: ChildProcess; bundle: string; dir: string; execPidFiles: Map<ChildProcess, string> }
 
-  constructor(private layout: CgroupLayout) {}
+export class Runtime {
+  private running = new Map<RunningContainer, Internal>();
+  private n = 0;
+
+  /** `state` holds runc's state (--root) and the bundles; the cluster's own temp dir. */
+  constructor(private layout: CgroupLayout, private state: string) {}
 
   containers(): RunningContainer[] {
-    return [...this.running];
+    return [...this.running.keys()];
+  }
+
+  private get runcRoot(): string {
+    return path.join(this.state, 'runc');
   }
 
   async start(plan: ContainerPlan): Promise<RunningContainer> {
     const id = randomBytes(32).toString('hex');
-    const cgroupRel = containerCgroup(this.layout, plan.qos, plan.podUid, id);
-    const cgroupDirs = createCgroup(cgroupRel);
-    const rc: RunningContainer = { id, cgroupRel, cgroupDirs, plan, log: [], execs: new Set(), exited: new Promise(() => {}) };
-    this.running.add(rc);
-    if (plan.agent) {
-      // the agent container's own process (its command), root on the host, in its cgroup
-      rc.main = this.exec(rc, plan.command, false);
-      rc.execs.delete(rc.main);
-      const keep = logKeeper(rc);
-      rc.main.stdout!.on('data', keep);
-      rc.main.stderr!.on('data', keep);
-      watchExit(rc, rc.main);
-      return rc;
-    }
+    const cg = ociCgroup(this.layout, plan.qos, plan.podUid, id);
+    const dir = path.join(this.state, 'containers', id.slice(0, 16));
+    const bundle = path.join(dir, 'bundle');
+    mkdirSync(dir, { recursive: true });
+    makeBundle(bundle, plan.rootfs, {
+      args: plan.command, env: plan.env, cwd: plan.workingDir ?? '/', uid: plan.uid, gid: plan.gid, hostname: plan.podName,
+      readOnlyRoot: plan.readOnlyRoot, hostPID: plan.hostPID, privileged: plan.privileged, cgroupsPath: cg.cgroupsPath, mounts: plan.mounts,
+    });
+    const runc = runcRun(this.runcRoot, bundle, id);
+    const rc: RunningContainer = { id, cgroupRel: cg.dir, plan, pid: 0, log: [], execs: new Set(), exited: new Promise(() => {}) };
+    const keep = logKeeper(rc);
+    let runcErr = '';
+    runc.stdout!.on('data', keep);
+    runc.stderr!.on('data', (d: Buffer) => { keep(d); runcErr = (runcErr + d.toString()).slice(-4096); });
+    rc.exited = new Promise((resolve) => runc.once('exit', (code, signal) => resolve({ code: code ?? 128, signal })));
+    const internal: Internal = { runc, bundle, dir, execPidFiles: new Map() };
+    this.running.set(rc, internal);
     try {
-      rc.target = await startContainer({
-        python: plan.python!, command: plan.command, env: plan.env, uid: plan.uid, gid: plan.gid, readOnlyRoot: plan.readOnlyRoot,
-        emptyDirs: plan.emptyDirs, cgroups: cgroupDirs, hostname: plan.podName, readyLine: null, onOutput: logKeeper(rc),
-        ...(plan.workingDir ? { workingDir: plan.workingDir } : {}), ...(plan.appDir ? { appDir: plan.appDir } : {}),
-      });
+      rc.pid = await initPid(bundle, runc, () => runcErr);
     } catch (e) {
       await this.stop(rc, 0);
       throw e;
     }
-    watchExit(rc, rc.target.child);
     return rc;
   }
 
-  /** Starts an exec'd command; throws NotFoundInPath as the runtime would refuse it. */
-  exec(rc: RunningContainer, argv: string[], stdin: boolean, extraEnv: Record<string, string> = {}): ChildProcess {
+  /** Starts an exec'd command (`runc exec`); throws NotFoundInPath as the runtime would. */
+  exec(rc: RunningContainer, argv: string[], stdin: boolean): ChildProcess {
     const p = rc.plan;
-    const pathVar = p.agent ? p.agentPath! : p.env.PATH!;
-    const root = p.agent ? '' : `/proc/${rc.target!.pid}/root`;
-    if (!argv[0] || !lookPath(argv[0], pathVar, root)) throw new NotFoundInPath(`exec: "${argv[0] ?? ''}": executable file not found in $PATH`);
-    const inner = p.agent
-      ? argv
-      : ['nsenter', '-t', String(rc.target!.pid), '-m', '-p', '-u', '-w', '--',
-        'setpriv', `--reuid=${p.uid}`, `--regid=${p.gid}`, '--clear-groups', '--', ...argv];
-    const env = { ...(p.agent ? { ...p.env, PATH: pathVar, HOME: '/root' } : p.env), ...extraEnv };
-    const child = spawn('sh', ['-c', JOIN, 'sh', ...rc.cgroupDirs, '--', ...inner], {
-      env, cwd: '/', detached: true, stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
-    });
+    if (!argv[0] || !lookPath(argv[0], p.env.PATH ?? '', `/proc/${rc.pid}/root`)) throw new NotFoundInPath(`exec: "${argv[0] ?? ''}": executable file not found in $PATH`);
+    const pidFile = path.join(this.running.get(rc)!.dir, `exec-${++this.n}.pid`);
+    const child = runcExec(this.runcRoot, rc.id, argv, { uid: p.uid, gid: p.gid, env: p.env, cwd: p.workingDir ?? '/', stdin, pidFile });
     rc.execs.add(child);
-    child.once('exit', () => rc.execs.delete(child));
+    this.running.get(rc)!.execPidFiles.set(child, pidFile);
+    child.once('exit', () => { rc.execs.delete(child); this.running.get(rc)?.execPidFiles.delete(child); rmSync(pidFile, { force: true }); });
     return child;
   }
 
-  /** Stops a container: SIGTERM to its main process and up to graceMs for it to go, then
-   * SIGKILL to everything in its cgroup (exec'd commands included); removes the cgroup. */
+  /** Host PIDs of the commands exec'd in the container (once runc has started them). */
+  execPids(rc: RunningContainer): number[] {
+    return [...(this.running.get(rc)?.execPidFiles.values() ?? [])].flatMap((f) => {
+      try { const pid = Number(readFileSync(f, 'utf8').trim()); return pid > 0 ? [pid] : []; } catch { return []; }
+    });
+  }
+
+  /** Kills an exec session's command and everything it started (a client that went away). */
+  killExec(rc: RunningContainer, child: ChildProcess): void {
+    const pidFile = this.running.get(rc)?.execPidFiles.get(child);
+    let pid = 0;
+    try { pid = Number(readFileSync(pidFile ?? '', 'utf8').trim()); } catch { /* not started yet */ }
+    for (const p of pid > 0 ? processTree(pid) : []) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+    try { child.kill('SIGKILL'); } catch { /* gone */ }
+  }
+
+  /** Stops a container: SIGTERM to its init and up to graceMs for it to go, then SIGKILL to
+   * everything in its cgroup (exec sessions included); deletes it, its cgroups and its bundle. */
   async stop(rc: RunningContainer, graceMs: number): Promise<void> {
-    if (!this.running.has(rc)) return;
-    const main = rc.target?.pid ?? rc.main?.pid;
-    if (main && graceMs > 0) {
-      try { process.kill(main, 'SIGTERM'); } catch { /* gone */ }
-      await Promise.race([rc.exited, new Promise((r) => setTimeout(r, graceMs))]);
-    }
-    for (const e of [...rc.execs, ...(rc.main ? [rc.main] : [])]) try { process.kill(-e.pid!, 'SIGKILL'); } catch { /* gone */ }
-    await rc.target?.stop();
-    await killCgroup(rc.cgroupDirs);
-    removeCgroup(rc.cgroupRel);
+    const internal = this.running.get(rc);
+    if (!internal) return;
     this.running.delete(rc);
+    const done = internal.runc.exitCode !== null || internal.runc.signalCode !== null;
+    const exited = done ? Promise.resolve() : rc.exited;
+    if (rc.pid && graceMs > 0 && !done) {
+      try { process.kill(rc.pid, 'SIGTERM'); } catch { /* gone */ }
+      await Promise.race([exited, sleep(graceMs)]);
+    }
+    await runcKill(this.runcRoot, rc.id, 'KILL');
+    // what runc could not reach (a container whose init is gone keeps its other processes)
+    for (let left = ociCgroupPids(rc.cgroupRel); left.length; left = ociCgroupPids(rc.cgroupRel)) {
+      for (const p of left) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+      await sleep(20);
+    }
+    if (rc.pid === 0) internal.runc.kill('SIGKILL');
+    await exited;
+    await runcDelete(this.runcRoot, rc.id);
+    removeOciCgroups(rc.cgroupRel);
+    removeBundle(internal.bundle);
+    rmSync(internal.dir, { recursive: true, force: true });
   }
 
   async stopAll(): Promise<void> {
-    await Promise.all([...this.running].map((rc) => this.stop(rc, 0)));
+    await Promise.all([...this.running.keys()].map((rc) => this.stop(rc, 0)));
   }
 }

@@ -18,7 +18,6 @@ export async function spawnCluster(o: Omit<ClusterOptions, 'objects' | 'pythons'
   const args = [CLUSTER_MAIN, '--kubeconfig', kubeconfigPath, '--stop-on-stdin-eof'];
   if (o.cgroupLayout) args.push('--cgroup-layout', o.cgroupLayout);
   for (const n of o.nodes ?? []) args.push('--node', n);
-  if (o.appDir) args.push('--app-dir', o.appDir);
   if (o.port) args.push('--port', String(o.port));
   if (o.user) args.push('--user', o.user);
   if (o.waitForPods === false) args.push('--no-wait');

@@ -17,8 +17,6 @@ export interface Switches {
   forbidden: string[];
   /** How long an agent pod (hostPID with a nodeName) takes to become Running. */
   agentStartDelayMs: number;
-  /** Images (same matching as imagePullFailure) whose exec'd commands get a PATH without gdb. */
-  imagesWithoutGdb: string[];
   /** Longest grace period honoured on delete (SIGTERM first, SIGKILL after it); never under 2. */
   maxGraceSeconds: number;
   /** Deletions and evictions SIGKILL at once, with no SIGTERM (an older kubelet's hard
@@ -29,8 +27,8 @@ export interface Switches {
   /** When an exec session's stderr shows `text`: "drop" cuts it as execDropAfterBytes does;
    * "evict" evicts its pod (processes killed, phase Failed, reason Evicted). */
   execStderrFault: { text: string; action: 'drop' | 'evict' } | null;
-  /** Commands exec'd in agent pods get TMPDIR set to this directory: the agent container's own
-   * /tmp, which a test can then check for leftovers (null: the host's /tmp). */
+  /** Agent containers get this host directory as their /tmp (bind-mounted), so that a test can
+   * check what an agent left there after its pod is gone (null: a /tmp of their own). */
   agentTmpDir: string | null;
   /** A validating admission webhook that denies every hostPID pod with this message, on real
    * creates only (its dry-run answer was yes, or a quota ran out in between). */
@@ -44,7 +42,6 @@ export const DEFAULT_SWITCHES: Switches = {
   execDropAfterBytes: null,
   forbidden: [],
   agentStartDelayMs: 300,
-  imagesWithoutGdb: [],
   maxGraceSeconds: 2,
   hardKill: false,
   execBytesPerSecond: null,
@@ -55,7 +52,7 @@ export const DEFAULT_SWITCHES: Switches = {
 
 const KINDS: Record<keyof Switches, 'strings' | 'boolean' | 'number' | 'number|null' | 'path|null' | 'text|null' | 'fault|null'> = {
   imagePullFailure: 'strings', unschedulable: 'boolean', slowStartSeconds: 'number', execDropAfterBytes: 'number|null',
-  forbidden: 'strings', agentStartDelayMs: 'number', imagesWithoutGdb: 'strings', maxGraceSeconds: 'number', hardKill: 'boolean',
+  forbidden: 'strings', agentStartDelayMs: 'number', maxGraceSeconds: 'number', hardKill: 'boolean',
   execBytesPerSecond: 'number|null', execStderrFault: 'fault|null', agentTmpDir: 'path|null', webhookDenies: 'text|null',
 };
 

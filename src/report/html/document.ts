@@ -28,7 +28,9 @@ export interface MemoryDoc { rss_before: number; rss_after: number; rss_peak: nu
 export interface RunDoc {
   target: string;
   namespace?: string; pod?: string; container?: string; node?: string; agent_pod?: string;
-  /** Not printed by every version; shown when present. */
+  /** The agent that injected: its image (null for pid/N: this machine's gdb) and gdb's version. */
+  agent?: { image: string | null; gdb_version: string | null };
+  /** What 0.1.0 printed before `agent`; still shown from documents saved then. */
   agent_image?: string; gdb?: string;
   process?: { pid: number; host_pid: number; rss_bytes: number; command: string };
   run_id: string | null;

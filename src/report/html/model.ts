@@ -23,7 +23,9 @@ function header(d: RunDoc): Header {
   if (d.process) { add('PID in the container', d.process.pid); add('command', d.process.command); }
   add(d.pod ? 'host PID' : 'PID', d.python?.pid ?? d.process?.host_pid);
   add('executable', d.python?.executable);
-  add('agent pod', d.agent_pod); add('agent image', d.agent_image); add('gdb', d.gdb); add('run id', d.run_id);
+  add('agent pod', d.agent_pod);
+  add('agent image', d.agent ? d.agent.image ?? (d.pod ? null : 'none: this machine\'s gdb (pid/N)') : d.agent_image);
+  add('gdb', d.agent ? d.agent.gdb_version : d.gdb); add('run id', d.run_id);
   return {
     target: d.target,
     where,
