@@ -54,7 +54,7 @@ const AGENT_ERRORS: Record<string, ErrorInfo> = {
   'no-writable-dir': { exit: EXIT.internal, stage: 'inject', hint: 'the target needs a writable /tmp, /var/tmp or /dev/shm (an emptyDir volume works)' },
   'gdb-missing': { exit: EXIT.internal, stage: 'inject', hint: 'install gdb where the agent runs (apt-get install gdb), or pick an agent image that has it' },
   'gdb-failed': { exit: EXIT.internal, stage: 'inject', hint: 'run again with -v to see the gdb transcript' },
-  'unsupported-arch': { exit: EXIT.internal, stage: 'inject', hint: 'only x86_64 targets are supported for now' },
+  'unsupported-arch': { exit: EXIT.internal, stage: 'inject', hint: 'x86_64 and aarch64 targets are supported, with gdb of the same architecture' },
   'unsupported-python': { exit: EXIT.notFound, stage: 'inject', hint: 'Python 3.6 processes must have started a thread; 3.7 and later always work' },
   'no-libc': { exit: EXIT.notFound, stage: 'resolve', hint: 'statically linked interpreters without libc are not supported' },
   'shared-pages': { exit: EXIT.targetBusy, stage: 'resolve', hint: 'add --allow-shared to count it anyway (the worker may grow by that much), or inspect the parent process' },
