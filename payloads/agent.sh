@@ -325,7 +325,7 @@ if ! grep -q '^PYHEAP started' "$work/gdb.out"; then
     *) fail 20 gdb-failed "injection failed at step $gdb_error" ;;
   esac
 fi
-event injected "$(awk '/^PYHEAP thread/ { print $3, $4 }' "$work/gdb.out")"
+event injected "$(awk '/^PYHEAP thread/ { print $3, $4 }' "$work/gdb.out") $arch"
 
 # --- 5. wait for the payload, bounded by --timeout ----------------------------------------------
 rss_peak=${rss_before:-0}

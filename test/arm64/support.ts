@@ -2,7 +2,7 @@
 // the real linux/arm64 release executable, the test fixtures and the guest helpers shared at
 // /host; targets started in it like containers (tools/arm64/guest/target.sh).
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -46,6 +46,7 @@ const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 export async function startSession(log: (s: string) => void): Promise<Session> {
   const image = await ensureImage(log);
   const share = mkdtempSync(path.join(os.tmpdir(), 'arm64-share-'));
+  chmodSync(share, 0o755); // the guest's targets run as uid 1000 and read their scripts from it
   let vm: Vm | undefined;
   try {
     const release = await sharedRelease(log);

@@ -67,7 +67,8 @@ bootstrap() {  # bootstrap SUITE DIR PACKAGES: both stages
   rm -rf "$2/var/cache/apt/archives/"*.deb "$2/var/lib/apt/lists/"*
 }
 
-bootstrap bookworm "$root" gdb,python3,libpython3.11,openssh-server,iproute2,procps,kmod,linux-image-arm64,util-linux,libatomic1,libstdc++6
+# libboost-regex1.74.0 is named because debootstrap does not resolve the -icu72 name it provides (gdb needs it)
+bootstrap bookworm "$root" gdb,python3,libpython3.11,openssh-server,iproute2,procps,kmod,linux-image-arm64,util-linux,libatomic1,libstdc++6,libboost-regex1.74.0
 mkdir -p "$root/srv/sid"
 bootstrap sid "$root/srv/sid" python3.14,python3.15
 

@@ -21,6 +21,8 @@ export interface Vm {
   /** The serial console so far (the kernel's and init's messages). */
   console(): string;
   bootSeconds: number;
+  /** ssh arguments that log into the guest (for a person at a terminal). */
+  sshArgs: string[];
   stop(): Promise<void>;
 }
 
@@ -65,11 +67,11 @@ export async function startVm(image: Image, share: string, o: { cpus?: number; m
   })());
   process.once('exit', onExit).once('SIGINT', onSignal).once('SIGTERM', onSignal);
 
+  const sshArgs = ['-i', image.key, '-p', String(port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null',
+    '-o', 'LogLevel=ERROR', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=600', '-o', 'ServerAliveInterval=60', 'root@127.0.0.1'];
   const ssh = (command: string, env: Record<string, string> = {}) => spawn('ssh', [
-    '-i', image.key, '-p', String(port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null',
-    '-o', 'LogLevel=ERROR', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=600', '-o', 'ServerAliveInterval=60',
-    ...Object.keys(env).flatMap((k) => ['-o', `SendEnv=${k}`]),
-    'root@127.0.0.1', command], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    ...Object.keys(env).flatMap((k) => ['-o', `SendEnv=${k}`]), ...sshArgs, command],
+  { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   const sh = (command: string, opts: { input?: string; env?: Record<string, string> } = {}) => new Promise<RunResult>((resolve, reject) => {
     const c = ssh(command, opts.env);
     let stdout = '', stderr = '';
@@ -93,7 +95,7 @@ export async function startVm(image: Image, share: string, o: { cpus?: number; m
     const bootSeconds = (performance.now() - t0) / 1000;
     const probe = await sh('true');
     if (probe.code !== 0) throw new Error(`ssh into the machine failed (${probe.code}): ${probe.stderr.trim()}`);
-    return { sh, spawn: (c) => ssh(c), console: () => consoleText, bootSeconds, stop };
+    return { sh, spawn: (c) => ssh(c), console: () => consoleText, bootSeconds, sshArgs, stop };
   } catch (e) {
     await stop();
     throw e;
