@@ -9,6 +9,7 @@ import { runSoakBench } from './soak.js';
 import { runFindingsBench } from './findings.js';
 import { runDominatorBench } from './dominators.js';
 import { runArm64Bench } from './arm64.js';
+import { runReportBench } from './report.js';
 
 const why = whyNoPtrace();
 if (why) {
@@ -41,6 +42,7 @@ if (want('census')) print(await runCensusBench(py311, debian, debian ? objgraphA
 if (want('findings')) print(await runFindingsBench(py311));
 if (want('dominators')) print(await runDominatorBench());
 if (wantExplicit('arm64')) print(await runArm64Bench());
+if (want('report')) print(await runReportBench());
 if (want('soak')) print(await runSoakBench(pythons.filter((p) => p.label.startsWith('pyenv')).at(-1) ?? py311));
 if (want('kube')) {
   try {

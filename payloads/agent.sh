@@ -277,7 +277,7 @@ words() {  # hex bytes on stdin -> "OFFSET VALUE" little-endian 64-bit words, fr
   echo "end"
 } > "$work/params.gdb"
 
-event injecting
+event injecting "$(gdb --version 2>/dev/null | awk 'NR == 1 { print $NF }')"
 gdb -nx -batch --readnever -iex 'set auto-load off' -iex 'set auto-solib-add off' -iex 'set libthread-db-search-path /nonexistent' \
   -iex 'set debuginfod enabled off' \
   -p "$pid" -x "$work/params.gdb" -x "$payloads/inject-$arch.gdb" -ex pyheap_safety_net \

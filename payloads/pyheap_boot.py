@@ -157,13 +157,15 @@ def _pyheap_analyse(ns, job, deadline, clock, sleep, own_thread, path, skip):
     tracing = ns['trace_start']() if trace else None
     before = None
     if growth:
-        before = ns['run_census'](deadline, clock, own_thread, largest=largest, skip=skip + (extra, tracing))
+        before = ns['run_census'](deadline, clock, own_thread, largest=largest, skip=skip + (tracing,), results=(extra,))
+    if tracing is not None:
+        ns['trace_mark'](tracing)
     end = min(clock() + window, deadline)
     while clock() < end:  # the target runs on meanwhile; this thread only sleeps
         sleep(min(0.2, max(0.0, end - clock())))
     if tracing is not None:
         extra['trace'] = ns['trace_finish'](tracing, window, own_files=('<pyheap-*>', '*/.pyheap-*'))
-    result = ns['run_census'](deadline, clock, own_thread, largest=largest, skip=skip + (extra, before))
+    result = ns['run_census'](deadline, clock, own_thread, largest=largest, skip=skip, results=(extra, before))
     if before is not None:
         then = dict((t['name'], t) for t in before['types'])
         rows = []
@@ -187,7 +189,7 @@ def _pyheap_analyse(ns, job, deadline, clock, sleep, own_thread, path, skip):
         result['referrers'] = [{'type': t, 'chains': chains.get(t, [])} for t in wanted]
     if job.get('snapshot'):
         result['snapshot'] = ns['write_snapshot'](path(job['snapshot']), own_thread, deadline, clock,
-                                                  skip=skip + (extra, result, before))
+                                                  skip=skip, results=(extra, result, before))
     result.update(extra)
     return result
 

@@ -217,20 +217,42 @@ def frame_roots(own_thread):
     return roots
 
 
-def run_census(deadline, clock, own_thread, largest=20, skip=()):
+_PLAIN = (dict, list, tuple)
+
+
+def own_containers(results):
+    """The ids of the containers our own data is made of (an earlier census's rows, the stacks
+    taken before it): plain dicts, lists and tuples all the way down. What they hold beyond that
+    (ints, strs) is then met only through the target's own objects, if it is the target's at all;
+    counted as the target's, a census's rows would be the top growers of the next one. The set
+    holds its own id too."""
+    ids = set()
+    ids.add(id(ids))
+    stack = list(results)
+    while stack:
+        o = stack.pop()
+        if type(o) not in _PLAIN or id(o) in ids:
+            continue
+        ids.add(id(o))
+        stack.extend(o.values() if type(o) is dict else o)
+    return ids
+
+
+def run_census(deadline, clock, own_thread, largest=20, skip=(), results=()):
     """The automatic GC is paused while counting (and resumed after, if it was on): a
     collection in the middle would untrack tuples and dicts that were already counted as
-    tracked, and they would be counted twice."""
+    tracked, and they would be counted twice. `skip`: objects of ours; `results`: data of ours,
+    skipped with every plain container inside (own_containers)."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _census(deadline, clock, own_thread, largest, skip, was_enabled)
+        return _census(deadline, clock, own_thread, largest, skip, was_enabled, own_containers(results))
     finally:
         if was_enabled:
             gc.enable()
 
 
-def _census(deadline, clock, own_thread, largest, skip, gc_enabled):
+def _census(deadline, clock, own_thread, largest, skip, gc_enabled, own_data):
     started = clock()
     st = _new_state(deadline, clock, largest)
     single_rc = single_owner_refcount()
@@ -240,6 +262,7 @@ def _census(deadline, clock, own_thread, largest, skip, gc_enabled):
     own = globals()
     skip = tuple(skip) + (own,)
     skip_ids = set(map(id, skip))
+    skip_ids.update(own_data)
     for d in skip:
         if isinstance(d, dict):
             skip_ids.update(id(v) for v in d.values() if getattr(v, '__globals__', None) is d)

@@ -4,7 +4,7 @@
 # root has no room). Same walk as the census (every object once, untracked ones included) and
 # the same sizes; memory in the target stays at one chunk of objects plus the ids of shared
 # untracked objects. Runs in the same namespace as pyheap_census.py (_type_info, type_name,
-# _CHUNK, frame_roots come from there). Uses no module beyond those the census uses.
+# _CHUNK, frame_roots, own_containers come from there). Uses no module beyond those the census uses.
 import gc
 import os
 import sys
@@ -42,19 +42,19 @@ def _snapshot_single_rc():
     return rc
 
 
-def write_snapshot(path, own_thread, deadline, clock, skip=()):
+def write_snapshot(path, own_thread, deadline, clock, skip=(), results=()):
     was_enabled = gc.isenabled()
     gc.disable()  # no collection may untrack (and so re-show) what was already written
     fd = os.open(path, os.O_WRONLY)
     try:
-        return _write(fd, own_thread, deadline, clock, skip)
+        return _write(fd, own_thread, deadline, clock, skip, own_containers(results))
     finally:
         os.close(fd)
         if was_enabled:
             gc.enable()
 
 
-def _write(fd, own_thread, deadline, clock, skip):
+def _write(fd, own_thread, deadline, clock, skip, own_data):
     started = clock()
     out = []
     pending = [0]
@@ -145,6 +145,7 @@ def _write(fd, own_thread, deadline, clock, skip):
     own = globals()
     skip_ids = set(map(id, tuple(skip) + (own, roots, frame_objs, seen, tindex, info, out, counters)))
     skip_ids.update(id(v) for v in own.values() if getattr(v, '__globals__', None) is own)
+    skip_ids.update(own_data)
     frame = sys._getframe()
     while frame is not None:
         skip_ids.add(id(frame))

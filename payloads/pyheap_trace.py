@@ -7,12 +7,18 @@ import sys
 
 def trace_start():
     """Starts tracemalloc (importing it first: its modules are then there for both censuses of
-    a growth window, and not counted as growth)."""
+    a growth window, and not counted as growth). The window's first snapshot is trace_mark's."""
     import tracemalloc
     ours = not tracemalloc.is_tracing()
     if ours:
         tracemalloc.start(1)
-    return {'module': tracemalloc, 'ours': ours, 'first': tracemalloc.take_snapshot()}
+    return {'module': tracemalloc, 'ours': ours}
+
+
+def trace_mark(state):
+    """The window starts: its first snapshot, taken after the first census of a growth window
+    (a snapshot is hundreds of tuples and strs of ours, which that census would count)."""
+    state['first'] = state['module'].take_snapshot()
 
 
 def trace_finish(state, seconds, top=25, own_files=()):

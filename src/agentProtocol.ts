@@ -72,6 +72,8 @@ export interface AgentExit {
   result?: { bytes: number; sha256: string };
   /** The run id the agent gave the payload: status.json must carry the same. */
   runId?: string;
+  /** The version of the gdb that injected, as it says it. */
+  gdb?: string;
   /** The target's resident memory before, after and at its sampled peak, in bytes. */
   memory?: Memory;
 }
@@ -99,12 +101,16 @@ export class AgentListener {
   private readonly stray: string[] = [];
   private runId: string | undefined;
   private memory: Memory | undefined;
+  private gdb: string | undefined;
 
   constructor(private readonly hooks: AgentHooks) {}
 
   line(line: string): void {
     const parsed = parseAgentLine(line);
-    if (parsed.kind === 'event') this.hooks.onEvent(parsed.event);
+    if (parsed.kind === 'event') {
+      if (parsed.event.kind === 'injecting' && parsed.event.gdb) this.gdb = parsed.event.gdb;
+      this.hooks.onEvent(parsed.event);
+    }
     else if (parsed.kind === 'error') this.error = parsed.error;
     else if (parsed.kind === 'result') this.result = { bytes: parsed.bytes, sha256: parsed.sha256 };
     else if (parsed.kind === 'run') this.runId = parsed.id;
@@ -115,7 +121,7 @@ export class AgentListener {
 
   exit(code: number): AgentExit {
     return { code, ...(this.error ? { error: this.error } : {}), ...(this.result ? { result: this.result } : {}),
-      ...(this.runId ? { runId: this.runId } : {}), ...(this.memory ? { memory: this.memory } : {}), stray: [...this.stray] };
+      ...(this.runId ? { runId: this.runId } : {}), ...(this.memory ? { memory: this.memory } : {}), ...(this.gdb ? { gdb: this.gdb } : {}), stray: [...this.stray] };
   }
 }
 
@@ -137,7 +143,7 @@ export function parseAgentLine(line: string): AgentLine {
   switch (word) {
     case 'python': return { kind: 'event', event: { kind: 'python', file: rest } };
     case 'staged': return { kind: 'event', event: { kind: 'staged', dir: rest } };
-    case 'injecting': return { kind: 'event', event: { kind: 'injecting' } };
+    case 'injecting': return { kind: 'event', event: { kind: 'injecting', ...(/^\d[\w.+~-]*$/.test(rest) ? { gdb: rest } : {}) } };
     case 'injected': return { kind: 'event', event: { kind: 'injected', detail: describeThread(rest) } };
     case 'finished': return { kind: 'event', event: { kind: 'running' } };
     case 'error': return { kind: 'error', error: agentError(rest) };

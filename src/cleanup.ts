@@ -27,15 +27,18 @@ export class Cleanup {
   }
 }
 
-/** Calls `handler` once on the first SIGINT or SIGTERM; returns a function that uninstalls it. */
+/** The signals that stop a run the gentle way: Ctrl-C, kill, a closed terminal or ssh session
+ * (SIGHUP), Ctrl-\\ (SIGQUIT). Node's default for SIGHUP would exit at once, cleanup unrun. */
+export const INTERRUPTS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
+
+/** Calls `handler` once on the first of INTERRUPTS; returns a function that uninstalls it. */
 export function onInterrupt(handler: (signal: NodeJS.Signals) => void): () => void {
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
   let fired = false;
   const listener = (signal: NodeJS.Signals) => {
     if (fired) return;
     fired = true;
     handler(signal);
   };
-  for (const s of signals) process.on(s, listener);
-  return () => { for (const s of signals) process.off(s, listener); };
+  for (const s of INTERRUPTS) process.on(s, listener);
+  return () => { for (const s of INTERRUPTS) process.off(s, listener); };
 }

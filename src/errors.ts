@@ -19,17 +19,24 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 export type Stage = 'parse' | 'connect' | 'resolve' | 'agent' | 'inject' | 'payload' | 'collect' | 'report' | 'cleanup';
 
+/** What kind of failure it is, for the code that must tell failures apart (never the text):
+ * - api-refused: the API server answered no (RBAC, admission, not found, conflict): the request
+ *   changed nothing. */
+export type Reason = 'api-refused';
+
 export class PyheapError extends Error {
   readonly stage: Stage;
   readonly hint: string | undefined;
   readonly exitCode: ExitCode;
+  readonly reason: Reason | undefined;
 
-  constructor(stage: Stage, message: string, opts: { hint?: string; exitCode?: ExitCode; cause?: unknown } = {}) {
+  constructor(stage: Stage, message: string, opts: { hint?: string; exitCode?: ExitCode; cause?: unknown; reason?: Reason } = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'PyheapError';
     this.stage = stage;
     this.hint = opts.hint;
     this.exitCode = opts.exitCode ?? EXIT.internal;
+    this.reason = opts.reason;
   }
 }
 

@@ -4,8 +4,8 @@ import type { Argv } from 'yargs';
 
 export function addRunOptions<T>(y: Argv<T>) {
   return y
-    .option('script', { type: 'string', describe: 'run this Python file inside the target (files it writes to PYHEAP_OUT come back)' })
-    .option('exec', { type: 'string', describe: 'run this Python code inside the target' })
+    .option('script', { type: 'string', describe: 'run this Python file inside the target (files it writes to PYHEAP_OUT come back); it runs in a namespace of its own: reach the application\'s globals with import __main__ (or sys.modules[...])' })
+    .option('exec', { type: 'string', describe: 'run this Python code inside the target, in a namespace of its own (import __main__ for the application\'s globals)' })
     .option('output', { alias: 'o', type: 'string', default: 'table', describe: 'table or json' })
     .option('top', { type: 'number', default: 25, describe: 'rows of the type table' })
     .option('largest', { type: 'number', default: 20, describe: 'how many of the largest objects to report' })

@@ -12,7 +12,7 @@ export type ProgressEvent =
   | { kind: 'finding-process'; pod: string; container: string }
   | { kind: 'python'; file: string }
   | { kind: 'staged'; dir: string }
-  | { kind: 'injecting' }
+  | { kind: 'injecting'; gdb?: string }
   | { kind: 'injected'; detail: string }
   | { kind: 'running' }
   | { kind: 'copying'; bytes: number }
@@ -45,7 +45,7 @@ const TEXT: { [K in ProgressEvent['kind']]: (e: Extract<ProgressEvent, { kind: K
   'finding-process': (e) => `finding the Python process of container ${e.container} in pod ${e.pod}`,
   python: (e) => `found CPython (${e.file})`,
   staged: (e) => `payload staged in the target at ${e.dir}`,
-  injecting: () => 'injecting with gdb',
+  injecting: (e) => `injecting with gdb${e.gdb ? ` ${e.gdb}` : ''}`,
   injected: (e) => `payload thread started (${e.detail})`,
   running: () => 'payload running in the target',
   copying: (e) => `copying results (${e.bytes} bytes)`,
@@ -74,17 +74,20 @@ export function createProgress(mode: ProgressMode, printer: Printer): Progress {
     };
   }
   let spinner: Ora | undefined;
+  // stdin is left alone: ora's discarding puts the terminal in raw mode, and restoring it throws
+  // (EIO) once the terminal is gone (a closed ssh session), in the middle of our cleanup
+  const start = (text: string) => ora({ text, stream: printer.streams.err, discardStdin: false }).start();
   return {
     emit(e, scope) {
       const text = render(e, scope);
       if (e.kind === 'done') { spinner?.succeed(text); spinner = undefined; return; }
       if (e.kind === 'notice') {
         // a notice stays on screen; the spinner goes on below it
-        if (spinner) { const current = spinner.text; spinner.stopAndPersist({ symbol: 'ℹ', text }); spinner = ora({ text: current, stream: printer.streams.err }).start(); }
+        if (spinner) { const current = spinner.text; spinner.stopAndPersist({ symbol: 'ℹ', text }); spinner = start(current); }
         else printer.log(text);
         return;
       }
-      if (!spinner) spinner = ora({ text, stream: printer.streams.err }).start();
+      if (!spinner) spinner = start(text);
       else spinner.text = text;
     },
     stop(ok) {

@@ -109,7 +109,13 @@ export async function extractResults(input: Readable, outDir: string, opts: Extr
   await fs.mkdir(outDir, { recursive: true });
   const extracted = new Promise<void>((resolve, reject) => {
     extract.on('finish', () => resolve());
-    extract.on('error', reject);
+    extract.on('error', (e) => {
+      // the rest of the archive still drains (and is counted), into nothing: an agent writing it
+      // must never block on a full pipe because we stopped reading
+      meter.unpipe();
+      meter.resume();
+      reject(e);
+    });
     extract.on('close', () => resolve());
   });
   meter.pipe(extract as unknown as NodeJS.WritableStream);

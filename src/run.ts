@@ -63,6 +63,8 @@ export interface RunResult {
   retained?: Analysis;
   /** The target's resident memory around the run, as the agent sampled it. */
   memory?: Memory;
+  /** The version of the agent's gdb. */
+  gdb?: string;
 }
 
 export interface RunDeps {
@@ -175,13 +177,15 @@ export async function collectResults(agent: AgentSession, cfg: RunSettings & { o
     outDir: cfg.outDir,
     elapsedMs: performance.now() - started,
     ...(exit.memory ? { memory: exit.memory } : {}),
+    ...(exit.gdb ? { gdb: exit.gdb } : {}),
   };
   if (cfg.mode === 'census' && status.status === 'ok') {
     result.census = await readCensus(cfg.outDir);
     if (cfg.tasks?.snapshot) {
       deps.progress.emit({ kind: 'analysing', file: SNAPSHOT_FILE });
       const { analyzeFile } = await import('./analysis/command.js');
-      result.retained = await analyzeFile(path.join(cfg.outDir, SNAPSHOT_FILE), { top: cfg.top ?? 25 });
+      const { DOMINATOR_NODES } = await import('./analysis/dominatorView.js');
+      result.retained = await analyzeFile(path.join(cfg.outDir, SNAPSHOT_FILE), { top: cfg.top ?? 25, dominatorNodes: DOMINATOR_NODES });
     }
   }
   keepOutDir = true;

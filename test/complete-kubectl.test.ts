@@ -95,7 +95,8 @@ interface Run { status: number; stdout: string; stderr: string }
 /** Runs a program without blocking this process: the emulated API server runs in it. */
 function run(cmd: string, args: string[], env: Record<string, string>): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { encoding: 'utf8', timeout: 60_000, env: { HOME: scratch, ...env } }, (err, stdout, stderr) => {
+    // a slow machine (and the emulator beside it) gets a request bound with room to spare
+    execFile(cmd, args, { encoding: 'utf8', timeout: 90_000, env: { HOME: scratch, KUBECTL_PYHEAP_COMPLETE_TIMEOUT: '60s', ...env } }, (err, stdout, stderr) => {
       resolve({ status: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
     });
   });

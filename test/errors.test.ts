@@ -2,11 +2,11 @@
 // documented exit code, no stack trace, and a target exactly as it was (state, tracer, /tmp).
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { CLI, FIXTURES, runCli } from './support/cli.js';
+import { CLI, FIXTURES, ROOT, runCli } from './support/cli.js';
 import { liveTargets, startContainer } from './support/container.js';
 import { healthy, procState, tmpEntries } from './support/proc.js';
 import { findInterpreters } from './support/pythons.js';
@@ -52,8 +52,15 @@ describe('refusals and failures', { skip, timeout: 300_000 }, () => {
   it('ptrace refused: names the capability and setting that allow it', async () => {
     const t = await startContainer({ python: py, script: path.join(FIXTURES, 'census_target.py'), args: ['1', '1'], uid: 0 });
     try {
-      // an unprivileged user may not trace root's process
-      const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--', process.execPath, CLI, `pid/${t.pid}`, '--out-dir', path.join(os.tmpdir(), `pyheap-nobody-${process.pid}`)], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+      // an unprivileged user may not trace root's process. nobody may not enter where the clone
+      // lies (a mktemp -d directory, root's home): it runs the clone (and the Node inside it)
+      // bound at a directory of its own, in a mount namespace of its own
+      const view = mkdtempSync(path.join(os.tmpdir(), 'pyheap-nobody-view-'));
+      chmodSync(view, 0o755);
+      const inView = (p: string) => (p.startsWith(`${ROOT}/`) ? path.join(view, path.relative(ROOT, p)) : p);
+      const nobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--', inView(process.execPath), inView(CLI), `pid/${t.pid}`, '--out-dir', path.join(os.tmpdir(), `pyheap-nobody-${process.pid}`)];
+      const r = spawnSync('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind "$1" "$2" && shift 2 && exec "$@"', 'sh', ROOT, view, ...nobody], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+      rmSync(view, { recursive: true });
       assert.equal(r.status, 4, r.stderr);
       oneLineError(r.stderr, /refused ptrace.*CAP_SYS_PTRACE.*ptrace_scope/);
       assert.equal(healthy(t.pid), null);

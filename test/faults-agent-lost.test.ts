@@ -32,12 +32,15 @@ const spinner = { ...pod('spinner'), spec: { restartPolicy: 'Never', containers:
 /** Checks still waiting for the payload to clean up after itself (--timeout + 60 s). */
 const deferred: Promise<void>[] = [];
 // how long a target may take to be clean: its agent cleans up in the pod's grace period, and a
-// payload whose agent never came back would remove its files itself after 61 s
-const LINGER_MS = 61_000 + 15_000;
+// payload whose agent never came back would remove its files itself after --timeout + 61 s
+const LINGER_MS = 20_000 + 61_000 + 15_000;
 
-function run(target: string, args: string[]) {
+/** A run against a pod. A payload that must still be at work when its agent is lost gets a
+ * --timeout with room for a slow machine (20s); a frozen agent's run keeps 1s (its bound,
+ * --timeout + --safepoint-wait + 60 s, is what the row waits for). */
+function run(target: string, args: string[], timeout = '20s') {
   const outDir = f.out();
-  return { outDir, cli: startCli(['--kubeconfig', f.cluster.kubeconfigPath, target, '--out-dir', outDir, '--timeout', '1s', ...args]) };
+  return { outDir, cli: startCli(['--kubeconfig', f.cluster.kubeconfigPath, target, '--out-dir', outDir, '--timeout', timeout, ...args]) };
 }
 async function target(name: string): Promise<{ pid: number; threads: number }> {
   const pid = await containerPid(f, name);
@@ -61,11 +64,20 @@ after(async () => {
 });
 
 describe('fault matrix: the agent lost mid-run', { skip, timeout: 240_000 }, () => {
+  /** A /tmp of the row's own for the agents started from now on: a row checked later (its
+   * check deferred) must not see the work directory of the agent of a row running meanwhile. */
+  async function rowTmp(row: string): Promise<string> {
+    const dir = path.join(scratch, `agent-tmp-${row}`);
+    mkdirSync(dir);
+    await f.cluster.setSwitches({ agentTmpDir: dir });
+    return dir;
+  }
+
   /** What can be checked at once is; the target's directories and threads once they are clean
    * (within LINGER_MS), checked by the last test so that the waits overlap. */
-  async function lost(a: Omit<Aftermath, 'agentTmp'>): Promise<void> {
+  async function lost(a: Aftermath): Promise<void> {
     await assertNoAgentPods(f);
-    const check = assertAftermath({ ...a, agentTmp, target: { ...a.target!, waitMs: LINGER_MS } });
+    const check = assertAftermath({ ...a, target: { ...a.target!, waitMs: LINGER_MS } });
     check.catch(() => undefined); // reported by the last test, which awaits it
     deferred.push(check);
   }
@@ -89,10 +101,11 @@ describe('fault matrix: the agent lost mid-run', { skip, timeout: 240_000 }, () 
 
   it('the agent pod evicted while the payload runs', async () => {
     const t = await target('evictee');
+    const agentTmp = await rowTmp('evicted');
     await f.cluster.setSwitches({ execStderrFault: { text: 'PYHEAP injected', action: 'evict' } });
     try {
       const { cli, outDir } = run('evictee', ['--exec', 'import time; time.sleep(1)']);
-      await lost({ fault: 'agent pod evicted', stage: 'payload running', result: await cli.done, code: 9, error: /the agent pod pyheap-agent-\w+ was evicted from its node while the agent was at work \(Evicted: The node was low on resource: memory/, target: t, outDir, note: 'the agent cleaned up in its grace period' });
+      await lost({ fault: 'agent pod evicted', stage: 'payload running', result: await cli.done, code: 9, error: /the agent pod pyheap-agent-\w+ was evicted from its node while the agent was at work \(Evicted: The node was low on resource: memory/, target: t, agentTmp, outDir, note: 'the agent cleaned up in its grace period' });
     } finally {
       await f.cluster.setSwitches({ execStderrFault: null });
     }
@@ -100,17 +113,19 @@ describe('fault matrix: the agent lost mid-run', { skip, timeout: 240_000 }, () 
 
   it('the agent pod deleted while the payload runs', async () => {
     const t = await target('orphan');
+    const agentTmp = await rowTmp('deleted');
     const { cli, outDir } = run('orphan', ['--exec', 'import time; time.sleep(1)']);
     await cli.line(/^payload thread started/);
     const name = (await f.cluster.containers()).find((c) => c.agent)?.pod;
     assert.ok(name, 'the agent pod');
     assert.equal((await call(f.k, 'DELETE', `/api/v1/namespaces/default/pods/${name}`)).code, 200);
-    await lost({ fault: 'agent pod deleted', stage: 'payload running', result: await cli.done, code: 9, error: /the agent pod pyheap-agent-\w+ was deleted while the agent was at work/, target: t, outDir, note: 'the agent cleaned up in its grace period' });
+    await lost({ fault: 'agent pod deleted', stage: 'payload running', result: await cli.done, code: 9, error: /the agent pod pyheap-agent-\w+ was deleted while the agent was at work/, target: t, agentTmp, outDir, note: 'the agent cleaned up in its grace period' });
   });
 
   it("the node's agent gone silent (frozen) until the run's bound", async () => {
     const t = await target('mute');
-    const { cli, outDir } = run('mute', ['--exec', 'import time; time.sleep(0.5)', '--safepoint-wait', '1s']);
+    const agentTmp = await rowTmp('mute');
+    const { cli, outDir } = run('mute', ['--exec', 'import time; time.sleep(0.5)', '--safepoint-wait', '1s'], '1s');
     await cli.line(/^payload thread started/);
     const execs = (await f.cluster.containers()).filter((c) => c.agent).flatMap((c) => c.execPids);
     const agent = descendant(execs, (argv) => argv[0] === 'sh' && /\/agent\.sh$/.test(argv[1] ?? ''));
@@ -139,6 +154,7 @@ describe('fault matrix: the agent lost mid-run', { skip, timeout: 240_000 }, () 
   }
 
   it('the agent pod deleted (forced, grace 0) while gdb waits for a safe point', async () => {
+    const agentTmp = await rowTmp('forced');
     const { pid, result, outDir } = await deleteWhileWaiting();
     // the kubelet's SIGTERM (it gives even a forced delete 2 s) reaches the agent through the
     // container's own process: gdb takes its breakpoint out and detaches
@@ -148,10 +164,11 @@ describe('fault matrix: the agent lost mid-run', { skip, timeout: 240_000 }, () 
   it('the agent SIGKILLed with no grace (OOM killer, old kubelet hard eviction) while gdb waits for a safe point', {
     todo: 'nothing can clean up after a SIGKILL: the breakpoint gdb left in the target turns its next allocation into a SIGTRAP (documented in the README, Safety: known limits)',
   }, async () => {
+    const killedTmp = await rowTmp('killed');
     await f.cluster.setSwitches({ hardKill: true });
     try {
       const { pid, result, outDir } = await deleteWhileWaiting();
-      await assertAftermath({ fault: 'agent pod SIGKILLed', stage: 'gdb attached', result, code: 9, error: /was deleted while the agent was at work/, target: { pid, threads: 1 }, agentTmp, agentKilled: true, kube: f, outDir });
+      await assertAftermath({ fault: 'agent pod SIGKILLed', stage: 'gdb attached', result, code: 9, error: /was deleted while the agent was at work/, target: { pid, threads: 1 }, agentTmp: killedTmp, agentKilled: true, kube: f, outDir });
     } finally {
       await f.cluster.setSwitches({ hardKill: false });
     }

@@ -2,13 +2,16 @@
 // image pulling, exec open, gdb attached, ...), exec sessions cut, target-side faults; every row
 // checked by assertAftermath() (no agent pod, clean agent /tmp, target unharmed) and tabled.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { startCluster, type Switches } from './cluster/index.js';
+import { once } from 'node:events';
+import { CLI, FIXTURES } from './support/cli.js';
 import { ptraceSkip } from './support/ptrace.js';
-import { procState } from './support/proc.js';
+import { gate, procState } from './support/proc.js';
 import { containerPid, fixture, settleZombies, type KubeFixture } from './kube-support.js';
 import { assertAftermath, oneOfTwoRuns, printMatrix, startCli, stopRuns, threadsOf, tracerOf, until, withOtherDebugger, type Aftermath } from './faults-support.js';
 
@@ -42,7 +45,8 @@ async function withSwitches<T>(s: Partial<Switches>, fn: () => Promise<T>): Prom
     await f.cluster.setSwitches({ unschedulable: false, slowStartSeconds: 0, execDropAfterBytes: null, execBytesPerSecond: null, execStderrFault: null, imagesWithoutGdb: [] });
   }
 }
-const interrupted = /^error: interrupted by SIG(INT|TERM); the target was left running and untouched/;
+/** The error of a run stopped by `sig` (a closed terminal says so). */
+const interrupted = (sig: string) => new RegExp(`^error: interrupted by ${sig}${sig === 'SIGHUP' ? ' \\(the terminal closed\\)' : ''}; the target was left running and untouched`);
 
 before(async () => {
   if (skip) return;
@@ -72,7 +76,7 @@ after(async () => {
 });
 
 describe('fault matrix through the emulated cluster', { skip, timeout: 240_000 }, () => {
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const) {
     /** Interrupts a run of `args` against `name` once `ready()` holds, under `switches`. */
     const interrupt = (stage: string, name: string, args: string[], ready: (r: ReturnType<typeof run>, t: { pid: number }) => Promise<void>, switches: Partial<Switches> = {}) =>
       it(`${sig} while ${stage}`, async () => {
@@ -81,7 +85,7 @@ describe('fault matrix through the emulated cluster', { skip, timeout: 240_000 }
           const r = run(name, args);
           await ready(r, t);
           r.cli.child.kill(sig);
-          await check({ fault: sig, stage, result: await r.cli.done, code: 130, error: interrupted, target: t, outDir: r.outDir });
+          await check({ fault: sig, stage, result: await r.cli.done, code: 130, error: interrupted(sig), target: t, outDir: r.outDir });
         });
       });
     interrupt('resolving', 'app', [], (r) => r.cli.line(/^resolving target/));
@@ -95,6 +99,23 @@ describe('fault matrix through the emulated cluster', { skip, timeout: 240_000 }
     interrupt('payload running', 'app', ['--exec', 'import time; time.sleep(1)'], (r) => r.cli.line(/^payload thread started/));
     interrupt('result copying', 'app', ['--script', BIG], (r) => until('the results to start arriving', () => existsSync(r.outDir), 30_000, 5), { execBytesPerSecond: 20e6 });
   }
+
+  it('the terminal closed (a real pty hangs up) while the payload runs', async () => {
+    const t = await target('app');
+    const outDir = f.out();
+    // a real terminal (fixtures/hangup.py): closed once the payload has started
+    const argv = [process.execPath, CLI, '--kubeconfig', f.cluster.kubeconfigPath, 'app', '--out-dir', outDir, '--exec', 'import time; time.sleep(1)'];
+    const term = spawn('python3', [path.join(FIXTURES, 'hangup.py'), 'payload thread started', ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TERM: 'xterm' } });
+    let out = '';
+    let screen = '';
+    term.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+    term.stderr!.on('data', (d: Buffer) => { screen += d.toString(); });
+    const [status] = await once(term, 'close') as [number];
+    assert.equal(status, 0, `the payload never started:\n${screen}`);
+    assert.match(screen, /payload thread started/);
+    const code = Number(/exit=(\d+)/.exec(out)?.[1] ?? -1);
+    await check({ fault: 'terminal closed (pty hangup)', stage: 'payload running', result: { code, stdout: '', stderr: '' }, code: 130, target: t, outDir, note: 'agent pod deleted' });
+  });
 
   it('the exec session dropped during the injection', async () => {
     const t = await target('app');
@@ -157,9 +178,16 @@ describe('fault matrix through the emulated cluster', { skip, timeout: 240_000 }
 
   it('a payload blocked past --timeout: the agent gives up and cleans the target', async () => {
     const t = await target('app');
-    // (the agent gives up 2-3 s after its start, whole seconds: a sleep well past that)
-    const { cli, outDir } = run('app', ['--exec', 'import time; time.sleep(7)', '--timeout', '1s']);
-    await check({ fault: 'payload past --timeout', stage: 'payload running', result: await cli.done, code: 6, error: /the payload did not finish within 1s/, target: { ...t, waitMs: 15_000 }, outDir, note: 'its thread ends after its sleep' });
+    // blocked until the run has ended (a --timeout with room for a slow machine to start it)
+    const g = gate(t.pid);
+    try {
+      const { cli, outDir } = run('app', ['--exec', g.code, '--timeout', '10s']);
+      const result = await cli.done;
+      g.open();
+      await check({ fault: 'payload past --timeout', stage: 'payload running', result, code: 6, error: /the payload did not finish within 10s/, target: { ...t, waitMs: 15_000 }, outDir, note: 'its thread ends once released' });
+    } finally {
+      g.close();
+    }
   });
 
   it('an idle target blocked in one system call (accept)', async () => {

@@ -28,7 +28,8 @@ function run(pid: number, args: string[], env: Record<string, string> = {}) {
 }
 const busyTarget = (script = 'busy_loop.py') => startContainer({ python: py, script: path.join(FIXTURES, script) });
 const check = (a: Omit<Aftermath, 'agentTmp'>) => assertAftermath({ agentTmp, ...a });
-const interrupted = /^error: interrupted by SIG(INT|TERM); the target was left running and untouched/;
+/** The error of a run stopped by `sig` (a closed terminal says so). */
+const interrupted = (sig: string) => new RegExp(`^error: interrupted by ${sig}${sig === 'SIGHUP' ? ' \\(the terminal closed\\)' : ''}; the target was left running and untouched`);
 
 before(async () => {
   mkdirSync(agentTmp);
@@ -44,12 +45,12 @@ after(async () => {
 });
 
 describe('fault matrix through pid/N', { skip, timeout: 180_000 }, () => {
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const) {
     it(`${sig} while resolving`, async () => {
       const { cli, outDir } = run(idle.pid, []);
       await cli.line(/^resolving target/);
       cli.child.kill(sig);
-      await check({ fault: sig, stage: 'resolving', result: await cli.done, code: 130, error: interrupted, target: { pid: idle.pid, threads: 2 }, outDir });
+      await check({ fault: sig, stage: 'resolving', result: await cli.done, code: 130, error: interrupted(sig), target: { pid: idle.pid, threads: 2 }, outDir });
     });
 
     it(`${sig} while gdb is attached (waiting for a safe point)`, async () => {
@@ -59,7 +60,7 @@ describe('fault matrix through pid/N', { skip, timeout: 180_000 }, () => {
         await cli.line(/^injecting with gdb/);
         await until('gdb to attach', () => tracerOf(t.pid) !== 0);
         cli.child.kill(sig);
-        await check({ fault: sig, stage: 'gdb attached', result: await cli.done, code: 130, error: interrupted, target: { pid: t.pid, threads: 1 }, outDir });
+        await check({ fault: sig, stage: 'gdb attached', result: await cli.done, code: 130, error: interrupted(sig), target: { pid: t.pid, threads: 1 }, outDir });
       } finally {
         await t.stop();
       }
@@ -69,7 +70,7 @@ describe('fault matrix through pid/N', { skip, timeout: 180_000 }, () => {
       const { cli, outDir } = run(idle.pid, ['--exec', 'import time; time.sleep(1)']);
       await cli.line(/^payload thread started/);
       cli.child.kill(sig);
-      await check({ fault: sig, stage: 'payload running', result: await cli.done, code: 130, error: interrupted, target: { pid: idle.pid, threads: 2 }, outDir });
+      await check({ fault: sig, stage: 'payload running', result: await cli.done, code: 130, error: interrupted(sig), target: { pid: idle.pid, threads: 2 }, outDir });
     });
 
     it(`${sig} while the results are copied`, async () => {
@@ -77,7 +78,7 @@ describe('fault matrix through pid/N', { skip, timeout: 180_000 }, () => {
       await cli.line(/^payload running in the target/); // the payload is done: the tar comes next
       await until('the results to start arriving', () => existsSync(outDir), 20_000, 1);
       cli.child.kill(sig);
-      await check({ fault: sig, stage: 'result copying', result: await cli.done, code: 130, error: interrupted, target: { pid: idle.pid, threads: 2 }, outDir });
+      await check({ fault: sig, stage: 'result copying', result: await cli.done, code: 130, error: interrupted(sig), target: { pid: idle.pid, threads: 2 }, outDir });
     });
   }
 

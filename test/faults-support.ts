@@ -156,7 +156,7 @@ export async function assertAftermath(a: Aftermath): Promise<void> {
       if (a.agentKilled) for (const e of readdirSync(a.agentTmp)) rmSync(`${a.agentTmp}/${e}`, { recursive: true, force: true });
       else {
         await until('the agent /tmp to be empty', () => readdirSync(a.agentTmp!).length === 0, 5000, 50).catch(() => undefined);
-        assert.deepEqual(readdirSync(a.agentTmp), [], 'the agent left something in its own /tmp');
+        assert.deepEqual(readdirSync(a.agentTmp), [], `${a.fault} (${a.stage}): the agent left something in its own /tmp`);
       }
     }
     if (a.outDir && existsSync(a.outDir)) {

@@ -39,7 +39,7 @@ before(async () => {
 });
 afterEach(async () => {
   if (skip) return;
-  await f.cluster.setSwitches({ forbidden: [], imagePullFailure: [], imagesWithoutGdb: [], execDropAfterBytes: null });
+  await f.cluster.setSwitches({ forbidden: [], imagePullFailure: [], imagesWithoutGdb: [], execDropAfterBytes: null, webhookDenies: null });
   await assertNoAgentPods(f);
 });
 after(async () => {
@@ -74,9 +74,19 @@ describe('kubectl pyheap failures and housekeeping', { skip, timeout: 240_000 },
     const r = await pyheap(f, ['guarded-app', '-n', 'guarded']);
     assert.equal(r.code, 9, r.stderr);
     oneLineError(r.stderr, /error: Pod Security "baseline:latest" in namespace guarded refuses the agent pod \(host namespaces \(hostPID=true\), privileged.*\); .*kubectl label namespace guarded pod-security\.kubernetes\.io\/enforce=privileged, or run the agent elsewhere with --agent-namespace/);
+    assert.doesNotMatch(r.stderr, /deleting agent pod/, 'no pod was created: none is said to be deleted');
     const ok = await pyheap(f, ['guarded-app', '-n', 'guarded', '--agent-namespace', 'default', '-o', 'json']);
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal(JSON.parse(ok.stdout).namespace, 'guarded');
+  });
+
+  it('a webhook refuses the real create after the dry run passed: said so, no pod to delete', async () => {
+    await f.cluster.setSwitches({ webhookDenies: 'privileged pods need a ticket' });
+    const r = await pyheap(f, ['app']);
+    assert.equal(r.code, 9, r.stderr);
+    oneLineError(r.stderr, /error: the agent pod was not created: forbidden: admission webhook "policy\.emulated\.example" denied the request: privileged pods need a ticket; ask your cluster administrator/);
+    assert.match(r.stderr, /starting agent pod pyheap-agent-\w+/);
+    assert.doesNotMatch(r.stderr, /deleting agent pod/);
   });
 
   it('an agent image that cannot be pulled fails in seconds, not at the timeout', async () => {

@@ -44,7 +44,10 @@ describe('manifests/Dockerfile (the agent image)', () => {
   });
 
   const install = /apt-get install[^;]*/.exec(run)?.[0] ?? /apk add[^;]*/.exec(run)?.[0] ?? '';
-  const packages = install.split(/\s+/).filter((w) => /^[a-z0-9][a-z0-9.+-]*$/.test(w) && !['apt-get', 'install', 'apk', 'add'].includes(w));
+  // the packages come from agent-packages.txt, which tools/images reads too
+  assert.match(install, /\$\(sed 's\/#\.\*\/\/' \/tmp\/agent-packages\.txt\)/);
+  assert.ok(ins.some(([k, v]) => k === 'COPY' && v === 'agent-packages.txt /tmp/agent-packages.txt'));
+  const packages = read('agent-packages.txt').split('\n').map((l) => l.replace(/#.*/, '').trim()).filter(Boolean);
 
   it('installs gdb and the tools agent.sh uses, and checks that they are there', () => {
     for (const pkg of ['gdb', 'tar', 'coreutils', 'mawk', 'dash']) assert.ok(packages.includes(pkg), `${pkg} is not installed (${packages.join(' ')})`);

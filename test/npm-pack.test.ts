@@ -5,7 +5,7 @@
 // exactly; `npm exec` (npx) runs the same tarball.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -49,7 +49,7 @@ describe('npm pack, npm install -g, npx', () => {
     // build/ of the running tests is never rewritten under them
     const src = path.join(scratch, 'src');
     mkdirSync(src);
-    for (const f of ['package.json', 'tsconfig.json', 'LICENSE', 'README.md', 'src', 'payloads']) {
+    for (const f of ['package.json', 'tsconfig.json', 'LICENSE', 'README.md', 'src', 'payloads', 'scripts/report-asset.ts']) {
       cpSync(path.join(ROOT, f), path.join(src, f), { recursive: true, filter: (p) => !p.includes('__pycache__') });
     }
     // and a stray cache the package must not ship
@@ -65,7 +65,7 @@ describe('npm pack, npm install -g, npx', () => {
 
   it('prepack built the code, and the tarball ships build/src, payloads, LICENSE and README only', () => {
     assert.ok(existsSync(tarball));
-    for (const f of ['build/src/cli.js', 'build/src/payloads.js', 'payloads/agent.sh', 'payloads/inject-x86_64.gdb', 'payloads/pyheap_boot.py', 'payloads/pyheap_census.py', 'LICENSE', 'README.md', 'package.json']) {
+    for (const f of ['build/src/cli.js', 'build/src/payloads.js', 'build/src/report/html/asset.js', 'payloads/agent.sh', 'payloads/inject-x86_64.gdb', 'payloads/pyheap_boot.py', 'payloads/pyheap_census.py', 'LICENSE', 'README.md', 'package.json']) {
       assert.ok(files.includes(f), `${f} is not in the package`);
     }
     const stray = files.filter((f) => !/^(build\/src\/|payloads\/|LICENSE$|README\.md$|package\.json$)/.test(f) || f.includes('__pycache__') || f.endsWith('.ts'));
@@ -88,6 +88,10 @@ describe('npm pack, npm install -g, npx', () => {
       assert.equal(res.code, 0, res.stderr);
       const doc = JSON.parse(res.stdout) as { types: { name: string; count: number }[] };
       assert.equal(doc.types.find((x) => x.name === '__main__.Marker')?.count, 1234);
+      // the page's script and styles came with the package: the report holds them inline
+      const page = readFileSync(path.join(scratch, 'out', 'report.html'), 'utf8');
+      assert.match(page, /__main__\.Marker/);
+      assert.ok(page.length > 20_000, `report.html is only ${page.length} bytes: its script is missing`);
       for (let i = 0; i < 50 && tmpEntries(t.pid).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
       assert.equal(healthy(t.pid), null);
       assert.deepEqual(tmpEntries(t.pid), []);

@@ -1,7 +1,9 @@
 // The results archive is untrusted (it comes from a target and an agent pod): nothing may be
 // written outside the output directory, and damaged or oversized archives are refused.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -74,6 +76,20 @@ describe('results archive', () => {
     await assert.rejects(extractResults(Readable.from([await archive([{ name: 'sub/x', data: 'x' }])]), out, asIs), /non-directory/);
     assert.equal(existsSync('/tmp/x'), false);
   });
+  it('a refused member early in a large archive: the writer is never left blocked on a full pipe', async () => {
+    // as the agent does: a process writes the archive into a pipe; the second member collides
+    // with a file already there, and 8 MiB follow (far more than a pipe holds)
+    const tarFile = path.join(scratch, 'big.tar');
+    writeFileSync(tarFile, await archive([{ name: 'status.json', data: '{}' }, { name: 'snapshot', data: 'z'.repeat(8 << 20) }]));
+    const out = fresh();
+    mkdirSync(out);
+    writeFileSync(path.join(out, 'status.json'), 'an earlier run');
+    const writer = spawn('cat', [tarFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const exited = once(writer, 'close');
+    await assert.rejects(extractResults(writer.stdout, out, { ...asIs, maxBytes: 64 << 20 }), /status\.json already exists/);
+    assert.deepEqual(await exited, [0, null], 'the writer ran to its end');
+    assert.equal(readFileSync(path.join(out, 'status.json'), 'utf8'), 'an earlier run');
+  });
   it('a truncated stream is an error, or at least not complete', async () => {
     const buf = await archive([{ name: 'a', data: 'y'.repeat(3000) }]);
     const out = fresh();
@@ -91,6 +107,6 @@ describe('results archive', () => {
     assert.throws(() => safeMemberName('a/../../b'));
   });
   it('wrote nothing outside the scratch directory', () => {
-    assert.deepEqual(readdirSync(scratch).filter((f) => !f.startsWith('out-')), []);
+    assert.deepEqual(readdirSync(scratch).filter((f) => !f.startsWith('out-') && f !== 'big.tar'), []);
   });
 });

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FIXTURES, runCli } from './support/cli.js';
 import { liveTargets, startContainer, type ContainerTarget } from './support/container.js';
-import { healthy, tmpEntries } from './support/proc.js';
+import { gate, healthy, tmpEntries } from './support/proc.js';
 import { findInterpreters, type Interpreter } from './support/pythons.js';
 import { ptraceSkip } from './support/ptrace.js';
 
@@ -67,6 +67,16 @@ for (const py of pythons) {
       await settled(t, base);
     });
 
+    it("the application's globals: a NameError says how to reach them, and import __main__ does", async () => {
+      const r = await runCli([`pid/${t.pid}`, '--exec', 'print(len(markers))', '--out-dir', outDir()]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /^error: the injected code raised NameError: name 'markers' is not defined; the target is unharmed; injected code runs in a namespace of its own, not in __main__'s: reach the application's globals with import __main__ \(__main__\.NAME\) or sys\.modules\["app\.module"\]\.NAME$/m);
+      const ok = await runCli([`pid/${t.pid}`, '--exec', 'import __main__\nprint(len(__main__.markers))', '--out-dir', outDir()]);
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.equal(ok.stdout.trim(), '10');
+      await settled(t, base);
+    });
+
     it('a syntax error is reported with its line', async () => {
       const r = await runCli([`pid/${t.pid}`, '--exec', 'x = 1\ndef (:\n', '--out-dir', outDir()]);
       assert.equal(r.code, 1, r.stderr);
@@ -111,12 +121,19 @@ for (const py of pythons) {
     });
 
     it('code blocked past --timeout: the agent gives up and cleans the target', async () => {
-      const r = await runCli([`pid/${t.pid}`, '--exec', 'import time\ntime.sleep(6)', '--timeout', '1s', '--out-dir', outDir()]);
-      assert.equal(r.code, 6, r.stderr);
-      assert.match(r.stderr, /did not finish within 1s/);
-      assert.equal(healthy(t.pid), null);
-      assert.deepEqual(tmpEntries(t.pid), []);
-      await settled(t, base); // the sleeping thread ends by itself
+      // blocked until the run has ended (a --timeout with room for a slow machine to start it)
+      const g = gate(t.pid);
+      try {
+        const r = await runCli([`pid/${t.pid}`, '--exec', g.code, '--timeout', '10s', '--out-dir', outDir()]);
+        assert.equal(r.code, 6, r.stderr);
+        assert.match(r.stderr, /did not finish within 10s/);
+        assert.equal(healthy(t.pid), null);
+        assert.deepEqual(tmpEntries(t.pid), []);
+        g.open();
+        await settled(t, base); // the released thread ends by itself
+      } finally {
+        g.close();
+      }
     });
   });
 }

@@ -26,7 +26,8 @@ export interface ReleaseResult { version: string; node: string; out: string; bui
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
-async function sourceDate(): Promise<Date> {
+/** The time every archive member carries: SOURCE_DATE_EPOCH, else the last commit's time. */
+export async function sourceDate(): Promise<Date> {
   const env = process.env.SOURCE_DATE_EPOCH;
   if (env && /^\d+$/.test(env)) return new Date(Number(env) * 1000);
   const ct = await new Promise<string>((resolve) => {

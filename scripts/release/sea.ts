@@ -28,6 +28,8 @@ export async function bundle(root: string, out: string): Promise<{ bytes: number
     legalComments: 'none',
     metafile: true,
     logLevel: 'silent',
+    // the report page's script and styles are generated at build time (scripts/report-asset.ts)
+    plugins: [{ name: 'report-asset', setup(b) { b.onResolve({ filter: /^\.\/asset\.js$/ }, (a) => (a.resolveDir.endsWith(path.join('report', 'html')) ? { path: path.join(root, 'build', 'src', 'report', 'html', 'asset.js') } : undefined)); } }],
   });
   if (r.errors.length) throw new Error(`esbuild: ${r.errors.map((e) => e.text).join('; ')}`);
   return { bytes: (await fs.stat(out)).size, inputs: Object.keys(r.metafile.inputs).length };

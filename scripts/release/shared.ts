@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { CACHE, release, ROOT, type ReleaseResult } from './main.js';
+import { CACHE, release, ROOT, sourceDate, type ReleaseResult } from './main.js';
 import { PLATFORMS, platformId } from './platforms.js';
 
 const INPUTS = ['src', 'payloads', 'scripts/release', 'LICENSE', 'package.json', 'package-lock.json', '.krew.yaml', 'tsconfig.json'];
@@ -22,6 +22,8 @@ async function digestInputs(): Promise<string> {
     }
   };
   for (const i of INPUTS) await add(i);
+  // the archives carry the source date (the last commit's time): a new commit is a new build
+  h.update(String((await sourceDate()).getTime()));
   return h.digest('hex').slice(0, 16);
 }
 

@@ -3,6 +3,7 @@
 import type { DominatorTree } from './dominators.js';
 import type { HeapGraph } from './graph.js';
 import type { TypeTotals } from './retained.js';
+import type { DominatorTreeView } from './dominatorView.js';
 
 export interface Retainer { type: string; id: number; retained_size: number; size: number; chain: string[] }
 /** retained_size counts objects no object of the same type dominates; count is every object of the type. */
@@ -28,7 +29,7 @@ export interface SnapshotInfo {
   written_seconds: number;
 }
 /** `retainers` leaves out objects whose immediate dominator has their type (see `views`). */
-export interface Analysis { retainers: Retainer[]; retained_by_type: TypeRetained[]; snapshot: SnapshotInfo; analysis_seconds: number }
+export interface Analysis { retainers: Retainer[]; retained_by_type: TypeRetained[]; snapshot: SnapshotInfo; analysis_seconds: number; dominator_tree?: DominatorTreeView }
 
 /** Chains longer than this keep their ends and say how many steps were left out. */
 export const MAX_CHAIN = 24;

@@ -147,7 +147,7 @@ export async function checkAgentAccess(api: Api, namespace: string): Promise<voi
 
 /** Creating pods is refused in this namespace: another one may do. */
 const elsewhere = (err: PyheapError, cause?: unknown) => new PyheapError(err.stage, err.message, {
-  hint: `${err.hint}, or run the agent where you may create pods with --agent-namespace NS`, exitCode: err.exitCode, cause: cause ?? err });
+  hint: `${err.hint}, or run the agent where you may create pods with --agent-namespace NS`, exitCode: err.exitCode, cause: cause ?? err, ...(err.reason ? { reason: err.reason } : {}) });
 
 /** A server-side dry run (admission, Pod Security, RBAC, quota), then the real create. */
 export async function createAgentPod(api: Api, manifest: Obj, onCreating: () => void): Promise<Obj> {
@@ -163,7 +163,10 @@ export async function createAgentPod(api: Api, manifest: Obj, onCreating: () => 
   try {
     return await api.request('POST', path, { body: manifest });
   } catch (e) {
-    throw apiError(e, 'agent', `create the agent pod in namespace ${ns}`);
+    // refused after its dry run passed (a webhook that skips dry runs, a quota used up meanwhile)
+    const err = apiError(e, 'agent', `create the agent pod in namespace ${ns}`);
+    if (err.reason !== 'api-refused') throw err;
+    throw new PyheapError('agent', `the agent pod was not created: ${err.message}`, { ...(err.hint ? { hint: err.hint } : {}), exitCode: err.exitCode, cause: e, reason: err.reason });
   }
 }
 

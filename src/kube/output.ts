@@ -10,6 +10,8 @@ import { renderAnalysis } from '../analysis/command.js';
 import type { RunResult } from '../run.js';
 import { comparisonTable } from './compare.js';
 import type { KubeRunOutcome, PodRunResult } from './podRun.js';
+import path from 'node:path';
+import { reportUrl, saveReport } from '../report/html/write.js';
 
 type Obj = Record<string, unknown>;
 
@@ -31,6 +33,7 @@ export function runDocument(r: RunResult, s: Subject, mode: 'census' | 'script')
     ...(r.status.exception ? { exception: r.status.exception } : {}),
     ...(r.memory ? { memory: { rss_before: r.memory.rssBefore, rss_after: r.memory.rssAfter, rss_peak: r.memory.rssPeak,
       extra_peak: Math.max(0, r.memory.rssPeak - r.memory.rssBefore) } } : {}),
+    ...(r.gdb ? { gdb: r.gdb } : {}),
     out_dir: r.outDir,
     elapsed_seconds: Number((r.elapsedMs / 1000).toFixed(3)),
   };
@@ -43,7 +46,8 @@ function findingsDocument(r: RunResult): Obj {
   return {
     ...pick('growth'), ...pick('growth_seconds'), ...pick('growth_total'), ...pick('referrers'),
     ...pick('threads'), ...pick('trace'), ...pick('snapshot'),
-    ...(r.retained ? { retainers: r.retained.retainers, retained_by_type: r.retained.retained_by_type, snapshot_analysis: r.retained.snapshot, analysis_seconds: r.retained.analysis_seconds } : {}),
+    ...(r.retained ? { retainers: r.retained.retainers, retained_by_type: r.retained.retained_by_type, snapshot_analysis: r.retained.snapshot, analysis_seconds: r.retained.analysis_seconds,
+      ...(r.retained.dominator_tree ? { dominator_tree: r.retained.dominator_tree } : {}) } : {}),
   };
 }
 
@@ -54,7 +58,7 @@ export function podSubject(r: PodRunResult, target: string): Subject {
     target,
     hostPid: r.process.hostPid,
     fields: {
-      namespace: p.namespace, pod: p.name, container: p.container, node: p.node, agent_pod: r.agentPod,
+      namespace: p.namespace, pod: p.name, container: p.container, node: p.node, agent_pod: r.agentPod, ...(r.agentImage ? { agent_image: r.agentImage } : {}),
       process: { pid: r.process.pid, host_pid: r.process.hostPid, rss_bytes: r.process.rssKiB * 1024, command: r.process.command },
       ...(r.processes.length ? { processes: r.processes.map((x) => ({ pid: x.pid, host_pid: x.hostPid, rss_bytes: x.rssKiB * 1024, python: x.python, command: x.command })) } : {}),
     },
@@ -73,6 +77,7 @@ function exitOf(r: RunResult): ExitCode {
 
 /** One run: the table (or the script's output) and its errors; returns the exit code. */
 export function reportRun(r: RunResult, s: Subject, o: ReportOptions, printer: Printer): number {
+  const page = r.census ? saveReport(r.outDir, runDocument(r, s, o.mode), (m) => printer.warning(m)) : undefined;
   if (o.json) {
     printer.json(runDocument(r, s, o.mode));
     return exitOf(r);
@@ -99,10 +104,18 @@ export function reportRun(r: RunResult, s: Subject, o: ReportOptions, printer: P
     const ex = r.status.exception;
     if (ex) printer.log(ex.traceback);
     printer.error(new PyheapError('payload', `the injected code raised ${ex?.type ?? 'an exception'}${ex?.message ? `: ${ex.message.split('\n')[0]}` : ''}`, {
-      hint: o.mode === 'census' ? 'run again with -v and report it' : 'the target is unharmed; fix the code and run again', exitCode: EXIT.payloadRaised }));
+      hint: o.mode === 'census' ? 'run again with -v and report it' : scriptHint(ex?.type), exitCode: EXIT.payloadRaised }));
     return EXIT.payloadRaised;
   }
+  if (page) printer.note(`report: ${reportUrl(page)}`);
   return EXIT.ok;
+}
+
+/** What to do when injected code raised: a NameError is most often a global of the application,
+ * which injected code does not see (it runs in a namespace of its own, and leaves no name behind). */
+function scriptHint(type: string | undefined): string {
+  if (type === 'NameError') return 'the target is unharmed; injected code runs in a namespace of its own, not in __main__\'s: reach the application\'s globals with import __main__ (__main__.NAME) or sys.modules["app.module"].NAME';
+  return 'the target is unharmed; fix the code and run again';
 }
 
 const failureCode = (e: unknown) => (e instanceof PyheapError ? e.exitCode : EXIT.internal);
@@ -112,12 +125,17 @@ export function reportRuns(out: KubeRunOutcome, target: string, o: ReportOptions
   const results = [...out.results].sort((a, b) => `${a.pod.name} ${a.process.pid}`.localeCompare(`${b.pod.name} ${b.process.pid}`, 'en', { numeric: true }));
   const codes = [...results.map(exitOf), ...out.failures.map((f) => failureCode(f.error))];
   const code = out.failures.length ? failureCode(out.failures[0]!.error) : (codes.find((c) => c !== EXIT.ok) ?? EXIT.ok);
+  const doc = {
+    target,
+    runs: results.map((r) => runDocument(r, podSubject(r, target), o.mode)),
+    failures: out.failures.map((f) => ({ target: f.label, error: f.error instanceof Error ? f.error.message : String(f.error), exit_code: failureCode(f.error) })),
+  };
+  // each replica's page in its directory, the fleet's beside them
+  const warn = (m: string) => printer.warning(m);
+  if (o.mode === 'census') results.forEach((r, i) => { if (r.census) saveReport(r.outDir, doc.runs[i], warn); });
+  const page = o.mode === 'census' && results.length ? saveReport(path.dirname(results[0]!.outDir), doc, warn) : undefined;
   if (o.json) {
-    printer.json({
-      target,
-      runs: results.map((r) => runDocument(r, podSubject(r, target), o.mode)),
-      failures: out.failures.map((f) => ({ target: f.label, error: f.error instanceof Error ? f.error.message : String(f.error), exit_code: failureCode(f.error) })),
-    });
+    printer.json(doc);
     return code;
   }
   if (o.mode === 'census') {
@@ -138,5 +156,6 @@ export function reportRuns(out: KubeRunOutcome, target: string, o: ReportOptions
     if (f.error instanceof PyheapError) printer.error(new PyheapError(f.error.stage, `${f.label}: ${f.error.message}`, { ...(f.error.hint ? { hint: f.error.hint } : {}), exitCode: f.error.exitCode, cause: f.error }), verbose);
     else printer.error(f.error, verbose);
   }
+  if (page) printer.note(`report: ${reportUrl(page)}`);
   return code;
 }

@@ -43,6 +43,7 @@ export interface KubeRunConfig extends RunSettings {
 export interface PodRunResult extends RunResult {
   pod: ResolvedPod;
   agentPod: string;
+  agentImage?: string;
   process: ProcessInfo;
   /** Every process of the container, when there was a choice to make. */
   processes: ProcessInfo[];
@@ -138,10 +139,14 @@ export async function runKube(cfg: KubeRunConfig, deps: KubeDeps): Promise<KubeR
     let deleted = false;
     let unclean = false;
     let running = false;
+    /** The create was sent (an answer may still be on its way), and whether it was refused. */
+    let sent = false;
+    let refused = false;
     const agent: ExecTarget = { namespace, pod: name, container: AGENT_CONTAINER };
     const remove = async () => {
       if (deleted) return;
       deleted = true;
+      if (!sent || refused) return; // never created: nothing to delete, nothing to say
       if (unclean) await waitForAgentsToFinish(deps.api, agent, runId);
       progress.emit({ kind: 'deleting-agent', pod: name });
       await deletePod(deps.api, namespace, name);
@@ -157,7 +162,8 @@ export async function runKube(cfg: KubeRunConfig, deps: KubeDeps): Promise<KubeR
     };
     progress.emit({ kind: 'agent-starting', pod: name, node: plan.node, image: cfg.image });
     try {
-      await createAgentPod(deps.api, plan.manifest, () => registerOrRun(deps.cleanup, `delete agent pod ${namespace}/${name}`, stop));
+      await createAgentPod(deps.api, plan.manifest, () => { sent = true; registerOrRun(deps.cleanup, `delete agent pod ${namespace}/${name}`, stop); })
+        .catch((e: unknown) => { refused = e instanceof PyheapError && e.reason === 'api-refused'; throw e; });
       if (deleted) { // interrupted while the create was on its way: the delete came too early
         await deletePod(deps.api, namespace, name);
         throw new Error('interrupted');
@@ -192,7 +198,7 @@ export async function runKube(cfg: KubeRunConfig, deps: KubeDeps): Promise<KubeR
       const outDir = multi ? path.join(cfg.outDir, choice.chosen.length > 1 || cfg.allProcesses ? `${pod.name}-pid${proc.pid}` : pod.name) : cfg.outDir;
       try {
         const r = await onProcess(proc, agent, outDir, multi ? scoped(deps.progress, label) : progress);
-        outcome.results.push({ ...r, pod, agentPod: agentName, process: proc, processes: processes.length > 1 ? processes : [] });
+        outcome.results.push({ ...r, pod, agentPod: agentName, agentImage: cfg.image, process: proc, processes: processes.length > 1 ? processes : [] });
       } catch (e) {
         outcome.failures.push({ label: `pod ${pod.namespace}/${pod.name} pid ${proc.pid}`, error: e });
       }

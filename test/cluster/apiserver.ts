@@ -47,6 +47,10 @@ export class ApiServer {
       if (this.store.get(rt, ns, prepared.metadata.name)) throw new ApiError(409, 'AlreadyExists', `${rt.group ? `${rt.resource}.${rt.group}` : rt.resource} "${prepared.metadata.name}" already exists`, { name: prepared.metadata.name, kind: rt.resource });
       return prepared;
     }
+    const webhook = this.kubelet.ctx.switches().webhookDenies;
+    if (rt === POD && webhook !== null && prepared.spec?.hostPID) {
+      throw new ApiError(403, 'Forbidden', `admission webhook "policy.emulated.example" denied the request: ${webhook}`);
+    }
     const created = this.store.create(rt, prepared);
     if (rt === POD) this.kubelet.created(created);
     else if (rt.group === 'apps') this.controllers.reconcile(rt, created);

@@ -43,7 +43,7 @@ export class Kubelet {
   private runs = new Map<string, PodRun>();
   private podIps = new Map<number, number>();
 
-  constructor(private ctx: KubeletContext) {}
+  constructor(readonly ctx: KubeletContext) {}
 
   /** An agent pod: hostPID with a nodeName given at creation. Its container command is not run;
    * commands exec'd in it run on the host as root. */

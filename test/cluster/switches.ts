@@ -32,6 +32,9 @@ export interface Switches {
   /** Commands exec'd in agent pods get TMPDIR set to this directory: the agent container's own
    * /tmp, which a test can then check for leftovers (null: the host's /tmp). */
   agentTmpDir: string | null;
+  /** A validating admission webhook that denies every hostPID pod with this message, on real
+   * creates only (its dry-run answer was yes, or a quota ran out in between). */
+  webhookDenies: string | null;
 }
 
 export const DEFAULT_SWITCHES: Switches = {
@@ -47,12 +50,13 @@ export const DEFAULT_SWITCHES: Switches = {
   execBytesPerSecond: null,
   execStderrFault: null,
   agentTmpDir: null,
+  webhookDenies: null,
 };
 
-const KINDS: Record<keyof Switches, 'strings' | 'boolean' | 'number' | 'number|null' | 'string|null' | 'fault|null'> = {
+const KINDS: Record<keyof Switches, 'strings' | 'boolean' | 'number' | 'number|null' | 'path|null' | 'text|null' | 'fault|null'> = {
   imagePullFailure: 'strings', unschedulable: 'boolean', slowStartSeconds: 'number', execDropAfterBytes: 'number|null',
   forbidden: 'strings', agentStartDelayMs: 'number', imagesWithoutGdb: 'strings', maxGraceSeconds: 'number', hardKill: 'boolean',
-  execBytesPerSecond: 'number|null', execStderrFault: 'fault|null', agentTmpDir: 'string|null',
+  execBytesPerSecond: 'number|null', execStderrFault: 'fault|null', agentTmpDir: 'path|null', webhookDenies: 'text|null',
 };
 
 function isFault(v: unknown): boolean {
@@ -69,10 +73,11 @@ export function validateSwitches(u: unknown): Partial<Switches> {
     const ok = kind === 'strings' ? Array.isArray(v) && v.every((s) => typeof s === 'string')
       : kind === 'boolean' ? typeof v === 'boolean'
       : kind === 'number' ? typeof v === 'number' && v >= 0
-      : kind === 'string|null' ? v === null || (typeof v === 'string' && v.startsWith('/'))
+      : kind === 'path|null' ? v === null || (typeof v === 'string' && v.startsWith('/'))
+      : kind === 'text|null' ? v === null || (typeof v === 'string' && v !== '')
       : kind === 'fault|null' ? v === null || isFault(v)
       : v === null || (typeof v === 'number' && v >= 0);
-    if (!ok) throw badRequest(`switch "${k}" must be ${kind === 'fault|null' ? '{"text": "...", "action": "drop" | "evict"} or null' : kind === 'string|null' ? 'an absolute path or null' : kind}`);
+    if (!ok) throw badRequest(`switch "${k}" must be ${kind === 'fault|null' ? '{"text": "...", "action": "drop" | "evict"} or null' : kind === 'path|null' ? 'an absolute path or null' : kind === 'text|null' ? 'a text or null' : kind}`);
     if (k === 'forbidden') (v as string[]).forEach(parseRule);
   }
   return u as Partial<Switches>;
