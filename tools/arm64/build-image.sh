@@ -6,13 +6,17 @@
 # The root filesystem is Debian bookworm for arm64 (gdb 13, the static python3 3.11, the shared
 # libpython3.11 and a small program embedding it, sshd), made by `debootstrap --foreign` and its
 # second stage run under qemu-user-static, with a sid root filesystem for arm64 at /srv/sid
-# (python3.14, python3.15) that tests enter like a container. Nothing of this runs on arm64
-# hardware: every arm64 instruction here is emulated.
+# (python3.14, python3.15) that tests enter like a container, and the agent image's root
+# filesystem at /srv/agent (trixie, exactly the packages of manifests/agent-packages.txt: gdb 16,
+# no Python), whose gdb /usr/local/lib/pyheap-agent/gdb runs as the agent pod's would. The
+# machine has no network device: sshd is served on a virtio-serial port (guest-init.py). Nothing
+# of this runs on arm64 hardware: every arm64 instruction here is emulated.
 set -eu
 out=$1
 here=$(cd "$(dirname "$0")" && pwd)
 mirror=${PYHEAP_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-cache=${PYHEAP_ARM64_DEBS:-$HOME/.cache/kubectl-pyheap/arm64/debs}
+cache=${PYHEAP_ARM64_DEBS:-${PYHEAP_ARM64_CACHE:-$HOME/.cache/kubectl-pyheap/arm64}/debs}
+agent_packages=$here/../../manifests/agent-packages.txt
 qemu=/usr/bin/qemu-aarch64-static
 step() { echo "arm64-image: $*" >&2; }
 
@@ -22,7 +26,7 @@ for t in debootstrap mke2fs aarch64-linux-gnu-as aarch64-linux-gnu-ld ssh-keygen
 done
 [ -x "$qemu" ] || { echo "build-image.sh: $qemu is missing (apt-get install qemu-user-static)" >&2; exit 2; }
 mkdir "$out"
-mkdir -p "$cache/bookworm" "$cache/sid"
+mkdir -p "$cache/bookworm" "$cache/sid" "$cache/trixie"
 root=$out/root
 
 # The second stage runs arm64 executables: they need a binfmt_misc entry for aarch64. One that
@@ -32,7 +36,7 @@ ours=
 unregister() { [ -z "$ours" ] || echo -1 > "$binfmt/$ours" 2>/dev/null || true; }
 cleanup() {
   unregister
-  for m in "$root/srv/sid/proc" "$root/proc"; do mountpoint -q "$m" 2>/dev/null && umount "$m"; done
+  for m in "$root/srv/agent/proc" "$root/srv/sid/proc" "$root/proc"; do mountpoint -q "$m" 2>/dev/null && umount "$m"; done
   return 0
 }
 trap cleanup EXIT
@@ -71,6 +75,16 @@ bootstrap() {  # bootstrap SUITE DIR PACKAGES: both stages
 bootstrap bookworm "$root" gdb,python3,libpython3.11,openssh-server,iproute2,procps,kmod,linux-image-arm64,util-linux,libatomic1,libstdc++6,libboost-regex1.74.0
 mkdir -p "$root/srv/sid"
 bootstrap sid "$root/srv/sid" python3.14,python3.15
+# the agent image (manifests/Dockerfile installs the same list on trixie-slim)
+mkdir -p "$root/srv/agent"
+bootstrap trixie "$root/srv/agent" "$(sed 's/#.*//' "$agent_packages" | tr -s ' \n' '\n' | grep . | paste -sd, -)"
+if ls "$root/srv/agent"/usr/bin/python* "$root/srv/agent"/usr/local/bin/python* 2>/dev/null; then
+  echo "build-image.sh: a python executable was installed in the agent's root filesystem; it must have none" >&2; exit 1
+fi
+mkdir -p "$root/usr/local/lib/pyheap-agent"
+printf '#!/bin/sh\n# the agent image'"'"'s gdb (trixie), run in its root filesystem as in the agent pod\nexec chroot /srv/agent /usr/bin/gdb "$@"\n' \
+  > "$root/usr/local/lib/pyheap-agent/gdb"
+chmod 755 "$root/usr/local/lib/pyheap-agent/gdb"
 
 step "test programs, init, ssh"
 # embed311: a program linked with the shared libpython3.11 (main is Py_BytesMain)
@@ -85,13 +99,14 @@ mkdir -p "$root/root/.ssh" "$root/host" "$root/srv/sid/host"
 ssh-keygen -q -t ed25519 -N '' -C pyheap-arm64 -f "$out/id_ed25519"
 install -m 600 "$out/id_ed25519.pub" "$root/root/.ssh/authorized_keys"
 chmod 700 "$root/root/.ssh"
-printf 'UseDNS no\nPasswordAuthentication no\nPermitRootLogin prohibit-password\nAcceptEnv PYHEAP_*\n' > "$root/etc/ssh/sshd_config.d/pyheap.conf"
+printf 'UseDNS no\nPasswordAuthentication no\nPermitRootLogin prohibit-password\nAcceptEnv PYHEAP_*\nMaxSessions 100\n' > "$root/etc/ssh/sshd_config.d/pyheap.conf"
 
 step "kernel and disk"
 cp "$root"/boot/vmlinuz-* "$out/vmlinuz"
 cp "$root"/boot/initrd.img-* "$out/initrd.img"
 {
   echo "bookworm: gdb $(dpkg-query --admindir="$root/var/lib/dpkg" -W -f '${Version}' gdb), python3 $(dpkg-query --admindir="$root/var/lib/dpkg" -W -f '${Version}' python3.11), kernel $(ls "$root/lib/modules")"
+  echo "agent (trixie): gdb $(dpkg-query --admindir="$root/srv/agent/var/lib/dpkg" -W -f '${Version}' gdb)"
   echo "sid: python3.14 $(dpkg-query --admindir="$root/srv/sid/var/lib/dpkg" -W -f '${Version}' python3.14), python3.15 $(dpkg-query --admindir="$root/srv/sid/var/lib/dpkg" -W -f '${Version}' python3.15)"
 } > "$out/versions.txt"
 unregister; ours=

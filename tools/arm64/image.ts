@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 
 /** tools/arm64 of the source tree (this file runs from build/tools/arm64). */
 export const SOURCE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'tools', 'arm64');
-const RECIPE = ['build-image.sh', 'guest-init.py', 'embed-aarch64.S'];
+// (the agent's root filesystem is made of the packages the agent image ships)
+const RECIPE = ['build-image.sh', 'guest-init.py', 'embed-aarch64.S', '../../manifests/agent-packages.txt'];
 
 export interface Image { dir: string; kernel: string; initrd: string; disk: string; key: string; versions: string }
 

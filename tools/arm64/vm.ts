@@ -1,13 +1,15 @@
 // Runs the arm64 test machine: qemu-system-aarch64 (software emulation) booting the cached
 // image with a throw-away overlay (-snapshot: the cache is never written), a read-only 9p share
-// of one host directory at /host, and ssh on a 127.0.0.1 port (user-mode network, restrict=on:
-// the guest reaches nothing but that forward). stop() kills qemu's whole process group, and is
-// also run on exit, SIGINT and SIGTERM of the test process.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
+// of one host directory at /host, and no network device at all: ssh reaches the guest's sshd
+// through a virtio-serial port whose host end is a unix socket in a scratch directory (relay.ts
+// is the ProxyCommand). The port carries one connection at a time, so one ssh ControlMaster
+// holds it and every command is a session of that master. stop() ends the master and qemu's
+// whole process group, and is also run on exit, SIGINT and SIGTERM of the test process.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, watch } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Image } from './image.js';
 
 export const QEMU = '/usr/bin/qemu-system-aarch64';
@@ -26,24 +28,23 @@ export interface Vm {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
+const RELAY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'relay.js');
+/** The host name ssh is given: only a label (ssh never resolves it: the ProxyCommand connects). */
+const HOST = 'root@pyheap-arm64';
 
 export async function startVm(image: Image, share: string, o: { cpus?: number; memoryMb?: number } = {}): Promise<Vm> {
-  const port = await freePort();
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'arm64-vm-'));
+  const portSocket = path.join(scratch, 'ssh.sock');
+  const controlPath = path.join(scratch, 'cm');
   const args = [
     '-M', 'virt', '-cpu', 'max,pauth-impdef=on', '-smp', String(o.cpus ?? 2), '-m', String(o.memoryMb ?? 2048),
     '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot',
     '-kernel', image.kernel, '-initrd', image.initrd,
     '-append', 'root=/dev/vda rw console=ttyAMA0 init=/sbin/pyheap-init quiet',
     '-drive', `file=${image.disk},format=raw,if=virtio,snapshot=on`,
-    '-netdev', `user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:${port}-:22`, '-device', 'virtio-net-pci,netdev=n0',
+    '-nic', 'none',
+    '-device', 'virtio-serial-pci', '-chardev', `socket,id=ssh0,path=${portSocket},server=on,wait=off`,
+    '-device', 'virtserialport,chardev=ssh0,name=pyheap.ssh',
     '-virtfs', `local,path=${share},mount_tag=host,security_model=none,readonly=on`,
   ];
   const t0 = performance.now();
@@ -55,20 +56,28 @@ export async function startVm(image: Image, share: string, o: { cpus?: number; m
   qemu.stdout.setEncoding('utf8').on('data', (d: string) => { consoleText += d; });
   qemu.stderr.setEncoding('utf8').on('data', (d: string) => { consoleText += d; });
 
+  let master: ChildProcess | undefined;
   let stopped: Promise<void> | undefined;
-  const kill = () => { if (!exited) try { process.kill(-qemu.pid!, 'SIGKILL'); } catch { /* gone */ } };
+  const kill = () => {
+    if (master && master.exitCode === null && master.signalCode === null) master.kill('SIGKILL');
+    if (!exited) try { process.kill(-qemu.pid!, 'SIGKILL'); } catch { /* gone */ }
+  };
   const onSignal = (sig: NodeJS.Signals) => { kill(); rmSync(scratch, { recursive: true, force: true }); process.kill(process.pid, sig); };
   const onExit = () => { kill(); rmSync(scratch, { recursive: true, force: true }); };
   const stop = () => (stopped ??= (async () => {
     process.off('exit', onExit).off('SIGINT', onSignal).off('SIGTERM', onSignal);
     kill();
+    const m = master;
+    if (m && m.exitCode === null && m.signalCode === null) await new Promise((r) => m.once('close', r));
     await exit;
     rmSync(scratch, { recursive: true, force: true });
   })());
   process.once('exit', onExit).once('SIGINT', onSignal).once('SIGTERM', onSignal);
 
-  const sshArgs = ['-i', image.key, '-p', String(port), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null',
-    '-o', 'LogLevel=ERROR', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=600', '-o', 'ServerAliveInterval=60', 'root@127.0.0.1'];
+  const common = ['-i', image.key, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null',
+    '-o', 'LogLevel=ERROR', '-o', 'BatchMode=yes', '-o', `ControlPath=${controlPath}`];
+  // a session never opens a connection of its own (the port is the master's): no fallback
+  const sshArgs = [...common, '-o', 'ControlMaster=no', '-o', 'ProxyCommand=false', HOST];
   const ssh = (command: string, env: Record<string, string> = {}) => spawn('ssh', [
     ...Object.keys(env).flatMap((k) => ['-o', `SendEnv=${k}`]), ...sshArgs, command],
   { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
@@ -93,6 +102,9 @@ export async function startVm(image: Image, share: string, o: { cpus?: number; m
       check();
     });
     const bootSeconds = (performance.now() - t0) / 1000;
+    master = spawn('ssh', [...common, '-M', '-N', '-o', 'ControlPersist=no', '-o', 'ServerAliveInterval=60',
+      '-o', `ProxyCommand=${quote(process.execPath)} ${quote(RELAY)} ${quote(portSocket)}`, HOST], { stdio: ['ignore', 'ignore', 'pipe'] });
+    await masterUp(master, controlPath);
     const probe = await sh('true');
     if (probe.code !== 0) throw new Error(`ssh into the machine failed (${probe.code}): ${probe.stderr.trim()}`);
     return { sh, spawn: (c) => ssh(c), console: () => consoleText, bootSeconds, sshArgs, stop };
@@ -100,4 +112,36 @@ export async function startVm(image: Image, share: string, o: { cpus?: number; m
     await stop();
     throw e;
   }
+}
+
+const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** Resolves once the master's control socket answers `ssh -O check`: watches for the socket to
+ * appear, then asks; rejects with the master's stderr if it exits first. */
+function masterUp(master: ChildProcess, controlPath: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let stderr = '';
+    master.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    let checking = false, done = false;
+    const finish = (e?: Error) => {
+      if (done) return;
+      done = true;
+      watcher.close();
+      master.off('exit', onExit);
+      if (e) reject(e); else resolve();
+    };
+    const onExit = (code: number | null, signal: string | null) =>
+      finish(new Error(`the ssh master to the arm64 machine exited (${signal ?? code}): ${stderr.trim()}`));
+    const check = () => {
+      if (done || checking || !existsSync(controlPath)) return;
+      checking = true;
+      // (ssh links the socket into place once it listens: it answers from then on)
+      execFile('ssh', ['-o', `ControlPath=${controlPath}`, '-O', 'check', HOST], (err, _out, errText) => {
+        finish(err ? new Error(`the ssh master to the arm64 machine does not answer: ${errText.trim()}`) : undefined);
+      });
+    };
+    const watcher = watch(path.dirname(controlPath), check);
+    master.on('exit', onExit);
+    check();
+  });
 }
