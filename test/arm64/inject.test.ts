@@ -5,12 +5,12 @@
 // --script, the refusals, idle, busy and GIL-holding targets, and each target left as it was.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { GUEST_PYTHONS, startSession, whyNoArm64, type GuestTarget, type Session } from './support.js';
+import { AGENT_GDB_DIR, GUEST_PYTHONS, startSession, whyNoArm64, type GuestTarget, type Session } from './support.js';
 
 const why = whyNoArm64();
 if (why && process.env.CI === 'true') throw new Error(`the arm64 tests cannot run here: ${why}`);
 const skip = why ? `SKIPPED: ${why}` : false;
-const [py311, embed311] = GUEST_PYTHONS;
+const [py311, embed311, , py315] = GUEST_PYTHONS;
 
 interface Doc {
   python: { version: string; pid: number };
@@ -63,6 +63,36 @@ describe('arm64 (emulated machine, release executable)', { skip }, () => {
     });
   }
 
+  describe("the agent image's gdb (trixie's, as an agent pod runs it)", () => {
+    it('is not the machine\'s own gdb', async () => {
+      const own = await s.vm.sh('gdb --version');
+      const agent = await s.vm.sh(`${AGENT_GDB_DIR}/gdb --version`);
+      assert.match(own.stdout, /^GNU gdb .* 13\./, 'bookworm\'s gdb 13 is the default one');
+      assert.match(agent.stdout, /^GNU gdb .* 1[6-9]\./, agent.stderr);
+      assert.equal((await s.vm.sh('ls /srv/agent/usr/bin/python* /srv/agent/usr/local/bin/python* 2>/dev/null')).stdout, '', 'no python in the agent');
+    });
+
+    for (const py of [embed311!, py315!]) {
+      it(`${py.label}: injects with gdb 16, exact census, target untouched`, async () => {
+        const K = 2;
+        const t = await s.target(py, 'census_target.py', ['321', String(K)]);
+        try {
+          const base = (await s.state(t.pid)).threads;
+          const r = await s.pyheap([`pid/${t.pid}`, '--largest', '40', '--out-dir', 'out'], { agentGdb: true });
+          assert.equal(r.code, 0, r.stderr);
+          assert.match(r.stderr, /^injecting with gdb 1[6-9]\./m, r.stderr);
+          const doc = JSON.parse((await s.vm.sh(`cat ${r.dir}/out/census.json`)).stdout) as Doc;
+          assert.equal(doc.types.find((x) => x.name === '__main__.Marker')?.count, 321, 'GC-tracked instances');
+          assert.equal(largest(doc, 'bytes', 300007), K, 'untracked bytes');
+          assert.equal(largest(doc, 'str', 200011), K, 'untracked str');
+          await untouched(t, base);
+        } finally {
+          await t.stop();
+        }
+      });
+    }
+  });
+
   describe('--exec and --script (python3.11)', () => {
     let t: GuestTarget;
     before(async () => { t = await s.target(py311, 'census_target.py', ['10', '1']); });
@@ -88,6 +118,25 @@ describe('arm64 (emulated machine, release executable)', { skip }, () => {
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stderr, /SyntaxError/);
       assert.match(r.stderr, /line 2/);
+      await untouched(t, 2);
+    });
+
+    it('--script: sys.exit() is reported and does not end the target', async () => {
+      await s.vm.sh('cat > /root/exit.py', { input: 'import sys\nprint("script before exit")\nsys.exit("leaving")\n' });
+      const r = await s.pyheap([`pid/${t.pid}`, '--script', '/root/exit.py']);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stdout, /script before exit/);
+      assert.match(r.stderr, /error: the injected code raised SystemExit: leaving/);
+      await untouched(t, 2);
+    });
+
+    it('--script: a syntax error is reported with its line', async () => {
+      await s.vm.sh('cat > /root/bad.py', { input: 'print("never")\n\nif True\n    pass\n' });
+      const r = await s.pyheap([`pid/${t.pid}`, '--script', '/root/bad.py']);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /SyntaxError/);
+      assert.match(r.stderr, /line 3/);
+      assert.doesNotMatch(r.stdout, /never/);
       await untouched(t, 2);
     });
 

@@ -32,14 +32,18 @@ export interface GuestTarget { pid: number; output: string[]; stop(): Promise<vo
 export interface Session {
   vm: Vm;
   image: Image;
-  /** kubectl-pyheap (the release's linux/arm64 executable) in the guest, in a fresh directory. */
-  pyheap(args: string[]): Promise<RunResult & { dir: string }>;
+  /** kubectl-pyheap (the release's linux/arm64 executable) in the guest, in a fresh directory;
+   * with agentGdb, the gdb on its PATH is the agent image's (trixie's gdb 16, in /srv/agent). */
+  pyheap(args: string[], o?: { agentGdb?: boolean }): Promise<RunResult & { dir: string }>;
   /** A fixture (test/fixtures/NAME) under a guest Python, container-like; waits for "ready". */
   target(py: GuestPython, fixture: string, args?: string[], o?: { cgroup?: string; ready?: string }): Promise<GuestTarget>;
   /** state, tracer, threads and /tmp of a guest process. */
   state(pid: number): Promise<{ state: string; tracer: number; threads: number; tmp: string[] }>;
   close(): Promise<void>;
 }
+
+/** Where the guest keeps its wrapper `gdb` that runs the agent image's gdb (build-image.sh). */
+export const AGENT_GDB_DIR = '/usr/local/lib/pyheap-agent';
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
@@ -70,9 +74,10 @@ export async function startSession(log: (s: string) => void): Promise<Session> {
   return {
     vm: machine,
     image,
-    async pyheap(args) {
+    async pyheap(args, o = {}) {
       const dir = `/root/runs/${++runs}`;
-      const r = await machine.sh(`mkdir -p ${dir} && cd ${dir} && exec /host/bin/kubectl-pyheap ${args.map(q).join(' ')}`);
+      const path = o.agentGdb ? `PATH=${AGENT_GDB_DIR}:$PATH ` : '';
+      const r = await machine.sh(`mkdir -p ${dir} && cd ${dir} && ${path}exec /host/bin/kubectl-pyheap ${args.map(q).join(' ')}`);
       return { ...r, dir };
     },
     async target(py, fixture, args = [], o = {}) {

@@ -17,7 +17,7 @@ export const QEMU = '/usr/bin/qemu-system-aarch64';
 export interface RunResult { code: number; stdout: string; stderr: string }
 export interface Vm {
   /** Runs a shell command line in the guest as root; resolves when it exits. */
-  sh(command: string, opts?: { input?: string; env?: Record<string, string> }): Promise<RunResult>;
+  sh(command: string, opts?: { input?: string }): Promise<RunResult>;
   /** A long-running guest command, and its stdout as it comes. */
   spawn(command: string): ChildProcess;
   /** The serial console so far (the kernel's and init's messages). */
@@ -78,11 +78,9 @@ export async function startVm(image: Image, share: string, o: { cpus?: number; m
     '-o', 'LogLevel=ERROR', '-o', 'BatchMode=yes', '-o', `ControlPath=${controlPath}`];
   // a session never opens a connection of its own (the port is the master's): no fallback
   const sshArgs = [...common, '-o', 'ControlMaster=no', '-o', 'ProxyCommand=false', HOST];
-  const ssh = (command: string, env: Record<string, string> = {}) => spawn('ssh', [
-    ...Object.keys(env).flatMap((k) => ['-o', `SendEnv=${k}`]), ...sshArgs, command],
-  { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  const sh = (command: string, opts: { input?: string; env?: Record<string, string> } = {}) => new Promise<RunResult>((resolve, reject) => {
-    const c = ssh(command, opts.env);
+  const ssh = (command: string) => spawn('ssh', [...sshArgs, command], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const sh = (command: string, opts: { input?: string } = {}) => new Promise<RunResult>((resolve, reject) => {
+    const c = ssh(command);
     let stdout = '', stderr = '';
     c.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
     c.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
