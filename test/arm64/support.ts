@@ -10,7 +10,7 @@ import { extractArchive } from '../../scripts/release/krewInstall.js';
 import { platformId } from '../../scripts/release/platforms.js';
 import { sharedRelease } from '../../scripts/release/shared.js';
 import { ensureImage, SOURCE, type Image } from '../../tools/arm64/image.js';
-import { QEMU, startVm, type RunResult, type Vm } from '../../tools/arm64/vm.js';
+import { onInterrupt, QEMU, startVm, type RunResult, type Vm } from '../../tools/arm64/vm.js';
 import { FIXTURES, PAYLOADS } from '../support/cli.js';
 
 /** Why the arm64 tests cannot run here (under CI=true they fail instead of skipping). */
@@ -51,6 +51,7 @@ export async function startSession(log: (s: string) => void): Promise<Session> {
   const image = await ensureImage(log);
   const share = mkdtempSync(path.join(os.tmpdir(), 'arm64-share-'));
   chmodSync(share, 0o755); // the guest's targets run as uid 1000 and read their scripts from it
+  const forget = onInterrupt(() => rmSync(share, { recursive: true, force: true }));
   let vm: Vm | undefined;
   try {
     const release = await sharedRelease(log);
@@ -65,6 +66,7 @@ export async function startSession(log: (s: string) => void): Promise<Session> {
     vm = await startVm(image, share);
     log(`arm64 machine up in ${vm.bootSeconds.toFixed(1)} s (ssh ready in ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
   } catch (e) {
+    forget();
     rmSync(share, { recursive: true, force: true });
     throw e;
   }
@@ -118,6 +120,7 @@ export async function startSession(log: (s: string) => void): Promise<Session> {
     async close() {
       for (const t of [...targets]) await t.stop().catch(() => undefined);
       await machine.stop();
+      forget();
       rmSync(share, { recursive: true, force: true });
     },
   };

@@ -4,7 +4,7 @@ import { chmodSync, cpSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ensureImage, SOURCE } from './image.js';
-import { startVm } from './vm.js';
+import { onInterrupt, startVm } from './vm.js';
 
 const root = path.resolve(SOURCE, '..', '..');
 let share = process.argv[2];
@@ -15,7 +15,7 @@ if (!share) {
   cpSync(path.join(root, 'test', 'fixtures'), path.join(share, 'fixtures'), { recursive: true });
   cpSync(path.join(SOURCE, 'guest'), path.join(share, 'guest'), { recursive: true });
   const made = share;
-  process.once('exit', () => rmSync(made, { recursive: true, force: true }));
+  onInterrupt(() => rmSync(made, { recursive: true, force: true }));
 }
 const vm = await startVm(await ensureImage(), share);
 process.stderr.write(`arm64 machine up in ${vm.bootSeconds.toFixed(1)} s; /host is ${share}\nssh ${vm.sshArgs.map((a) => (/[\s']/.test(a) ? `'${a}'` : a)).join(' ')}\n`);

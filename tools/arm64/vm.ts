@@ -28,6 +28,14 @@ export interface Vm {
   stop(): Promise<void>;
 }
 
+/** Runs fn (synchronous cleanup) when this process exits, or on SIGINT and SIGTERM, after which
+ * the process dies of that signal; the function returned forgets it. */
+export function onInterrupt(fn: () => void): () => void {
+  const onSignal = (sig: NodeJS.Signals) => { fn(); process.kill(process.pid, sig); };
+  process.once('exit', fn).once('SIGINT', onSignal).once('SIGTERM', onSignal);
+  return () => { process.off('exit', fn).off('SIGINT', onSignal).off('SIGTERM', onSignal); };
+}
+
 const RELAY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'relay.js');
 /** The host name ssh is given: only a label (ssh never resolves it: the ProxyCommand connects). */
 const HOST = 'root@pyheap-arm64';
@@ -62,17 +70,15 @@ export async function startVm(image: Image, share: string, o: { cpus?: number; m
     if (master && master.exitCode === null && master.signalCode === null) master.kill('SIGKILL');
     if (!exited) try { process.kill(-qemu.pid!, 'SIGKILL'); } catch { /* gone */ }
   };
-  const onSignal = (sig: NodeJS.Signals) => { kill(); rmSync(scratch, { recursive: true, force: true }); process.kill(process.pid, sig); };
-  const onExit = () => { kill(); rmSync(scratch, { recursive: true, force: true }); };
+  const forget = onInterrupt(() => { kill(); rmSync(scratch, { recursive: true, force: true }); });
   const stop = () => (stopped ??= (async () => {
-    process.off('exit', onExit).off('SIGINT', onSignal).off('SIGTERM', onSignal);
+    forget();
     kill();
     const m = master;
     if (m && m.exitCode === null && m.signalCode === null) await new Promise((r) => m.once('close', r));
     await exit;
     rmSync(scratch, { recursive: true, force: true });
   })());
-  process.once('exit', onExit).once('SIGINT', onSignal).once('SIGTERM', onSignal);
 
   const common = ['-i', image.key, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null',
     '-o', 'LogLevel=ERROR', '-o', 'BatchMode=yes', '-o', `ControlPath=${controlPath}`];
