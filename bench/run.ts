@@ -8,6 +8,7 @@ import { runPauseBench } from './pause.js';
 import { runSoakBench } from './soak.js';
 import { runFindingsBench } from './findings.js';
 import { runDominatorBench } from './dominators.js';
+import { runArm64Bench } from './arm64.js';
 import { runReportBench } from './report.js';
 
 const why = whyNoPtrace();
@@ -30,6 +31,8 @@ function objgraphAvailable(): boolean {
 
 const only = process.argv.slice(2);
 const want = (name: string) => only.length === 0 || only.includes(name);
+// the emulated arm64 machine takes minutes to boot: only when asked for by name
+const wantExplicit = (name: string) => only.includes(name);
 const sections: string[] = [`kubectl-pyheap benchmarks, ${new Date().toISOString()}, ${execFileSync('nproc', { encoding: 'utf8' }).trim()} cores`];
 const print = (s: string) => { sections.push(s); process.stdout.write(`${s}\n\n`); };
 process.stdout.write(`${sections[0]}\n\n`);
@@ -38,6 +41,7 @@ if (want('pause')) print(await runPauseBench(py311));
 if (want('census')) print(await runCensusBench(py311, debian, debian ? objgraphAvailable() : false));
 if (want('findings')) print(await runFindingsBench(py311));
 if (want('dominators')) print(await runDominatorBench());
+if (wantExplicit('arm64')) print(await runArm64Bench());
 if (want('report')) print(await runReportBench());
 if (want('soak')) print(await runSoakBench(pythons.filter((p) => p.label.startsWith('pyenv')).at(-1) ?? py311));
 if (want('kube')) {

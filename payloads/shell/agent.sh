@@ -132,6 +132,7 @@ for candidate in "$exe_path" $(awk '$6 ~ /\/libpython[0-9.]*[a-z]*\.so/ { print 
   if grep -q '^PyRun_SimpleString ' "$work/syms" && grep -q '^PyGILState_Ensure ' "$work/syms"; then
     found=$work/syms pyfile=$candidate
     etype=$(od -An -tu2 -j16 -N2 "$file" | tr -d ' ')
+    machine=$(od -An -tu2 -j18 -N2 "$file" | tr -d ' ')
     break
   fi
 done
@@ -151,6 +152,28 @@ for s in $symbols; do eval "sym_$s=$(addr "$s")"; done
 text=$(awk '$2 ~ /x/ && $6 ~ /\/libc([.-][^\/]*)?\.so[^\/]*$|\/ld-musl[^\/]*$/ { split($1, a, "-"); print "0x" a[1], "0x" a[2]; exit }' "$maps")
 [ -n "$text" ] || text=$(awk -v p="$exe_path" '$2 ~ /x/ && substr($0, index($0, $6)) == p { split($1, a, "-"); print "0x" a[1], "0x" a[2]; exit }' "$maps")
 [ -n "$text" ] || fail 20 no-libc "no executable libc mapping in process $pid"
+
+# The injector is chosen by the ELF machine of the file that holds the C API (e_machine).
+case "$machine" in
+  62) arch=x86_64 ;;
+  183) arch=aarch64 ;;
+  *) fail 19 unsupported-arch "process $pid runs a CPython for ELF machine $machine (x86_64 and aarch64 are supported)" ;;
+esac
+[ "$arch" = "$(uname -m)" ] || fail 19 unsupported-arch "process $pid is an $arch program but this is an $(uname -m) machine"
+[ -r "$payloads/gdb/inject-$arch.gdb" ] || fail 19 unsupported-arch "no injector for $arch in $payloads/gdb"
+# aarch64: the stub leaves through libc's munmap (a landing pad for BTI), found by its symbol
+munmap=0
+if [ "$arch" = aarch64 ]; then
+  libc=$(awk '$6 ~ /\/libc([.-][^\/]*)?\.so[^\/]*$|\/ld-musl[^\/]*$/ { print substr($0, index($0, $6)); exit }' "$maps")
+  set -- $(file_base "$libc")
+  if [ $# -eq 2 ]; then
+    libc_file=$proc/map_files/$2
+    [ -r "$libc_file" ] || libc_file=$proc/root$libc
+    a=$(symbols=munmap lookup "$libc_file" | awk '$1 == "munmap" { print $2; exit }')
+    [ -n "$a" ] && munmap=$(printf '0x%x' $((0x$1 + a)))
+  fi
+  [ "$munmap" != 0 ] || fail 20 no-libc "no munmap in the libc of process $pid"
+fi
 
 # --- 2b. a forked worker (gunicorn, celery prefork) shares its heap with its parent: walking every
 # object touches its reference count and copies those pages. Refuse unless allowed.
@@ -223,8 +246,6 @@ event staged "$stage"
 event run "$run"
 
 # --- 4. inject: params.gdb (numbers only) + inject-<arch>.gdb --------------------------------
-arch=$(uname -m)
-[ -r "$payloads/gdb/inject-$arch.gdb" ] || fail 19 unsupported-arch "no injector for $arch yet (x86_64 only)"
 # The bootstrap binds no name in __main__ and closes the file it reads (an unclosed file would
 # leave a ResourceWarning in __main__.__warningregistry__).
 boot="try:exec(compile((lambda f:(f.read(),f.close())[0])(open('$stage/pyheap_boot.py','rb')),'$stage/pyheap_boot.py','exec'),{'__name__':'__pyheap__','__file__':'$stage/pyheap_boot.py'})
@@ -242,6 +263,7 @@ words() {  # hex bytes on stdin -> "OFFSET VALUE" little-endian 64-bit words, fr
   echo "set \$pyheap_start = $sym_PyThread_start_new_thread"
   echo "set \$pyheap_malloc = $sym_PyObject_Malloc"
   echo "set \$pyheap_threads_init = $sym_PyEval_ThreadsInitialized"
+  echo "set \$pyheap_munmap = $munmap"
   set -- $text
   echo "set \$pyheap_text_lo = $1"
   echo "set \$pyheap_text_hi = $2"
@@ -303,7 +325,7 @@ if ! grep -q '^PYHEAP started' "$work/gdb.out"; then
     *) fail 20 gdb-failed "injection failed at step $gdb_error" ;;
   esac
 fi
-event injected "$(awk '/^PYHEAP thread/ { print $3, $4 }' "$work/gdb.out")"
+event injected "$(awk '/^PYHEAP thread/ { print $3, $4 }' "$work/gdb.out") $arch"
 
 # --- 5. wait for the payload, bounded by --timeout ----------------------------------------------
 rss_peak=${rss_before:-0}

@@ -54,7 +54,7 @@ export const AGENT_ERRORS: Record<string, ErrorInfo> = {
   'no-writable-dir': { exit: EXIT.internal, stage: 'inject', hint: 'the target needs a writable /tmp, /var/tmp or /dev/shm (an emptyDir volume works)' },
   'gdb-missing': { exit: EXIT.internal, stage: 'inject', hint: 'install gdb where the agent runs (apt-get install gdb), or pick an agent image that has it' },
   'gdb-failed': { exit: EXIT.internal, stage: 'inject', hint: 'run again with -v to see the gdb transcript' },
-  'unsupported-arch': { exit: EXIT.internal, stage: 'inject', hint: 'only x86_64 targets are supported for now' },
+  'unsupported-arch': { exit: EXIT.internal, stage: 'inject', hint: 'x86_64 and aarch64 targets are supported, with gdb of the same architecture' },
   'unsupported-python': { exit: EXIT.notFound, stage: 'inject', hint: 'Python 3.6 processes must have started a thread; 3.7 and later always work' },
   'no-libc': { exit: EXIT.notFound, stage: 'resolve', hint: 'statically linked interpreters without libc are not supported' },
   'shared-pages': { exit: EXIT.targetBusy, stage: 'resolve', hint: 'add --allow-shared to count it anyway (the worker may grow by that much), or inspect the parent process' },
@@ -164,16 +164,23 @@ export function parseAgentLine(line: string): AgentLine {
   }
 }
 
-const SYSCALLS: Record<string, string> = {
-  0: 'read', 1: 'write', 7: 'poll', 23: 'select', 35: 'nanosleep', 43: 'accept', 45: 'recvfrom', 61: 'wait4',
-  202: 'futex', 230: 'clock_nanosleep', 232: 'epoll_wait', 270: 'pselect6', 271: 'ppoll', 281: 'epoll_pwait', 288: 'accept4',
+// system call numbers differ by architecture (aarch64 has the asm-generic ones)
+const SYSCALLS: Record<string, Record<string, string>> = {
+  x86_64: {
+    0: 'read', 1: 'write', 7: 'poll', 23: 'select', 35: 'nanosleep', 43: 'accept', 45: 'recvfrom', 61: 'wait4',
+    202: 'futex', 230: 'clock_nanosleep', 232: 'epoll_wait', 270: 'pselect6', 271: 'ppoll', 281: 'epoll_pwait', 288: 'accept4',
+  },
+  aarch64: {
+    22: 'epoll_pwait', 63: 'read', 64: 'write', 72: 'pselect6', 73: 'ppoll', 98: 'futex', 101: 'nanosleep',
+    115: 'clock_nanosleep', 202: 'accept', 207: 'recvfrom', 242: 'accept4', 260: 'wait4',
+  },
 };
 
 function describeThread(rest: string): string {
-  const [thread, syscall = ''] = rest.split(' ');
+  const [thread, syscall = '', arch = 'x86_64'] = rest.split(' ');
   return syscall === '-1'
     ? `borrowed thread ${thread} at the entry of PyObject_Malloc`
-    : `borrowed thread ${thread}, idle in ${SYSCALLS[syscall] ?? `syscall ${syscall}`}`;
+    : `borrowed thread ${thread}, idle in ${SYSCALLS[arch]?.[syscall] ?? `syscall ${syscall}`}`;
 }
 
 /** "CODE NAME DETAIL..." from an agent error line. */
