@@ -158,7 +158,7 @@ describe('the image cache', () => {
     assert.equal(r.code, 2);
     const lines = r.stderr.trim().split('\n');
     assert.equal(lines.length, 1, r.stderr);
-    assert.match(lines[0]!, /^error: no image recipe makes "busybox:1\.36": the images are agent, python-3\.8, .*python-3\.15, debian-12, debug-toolkit-v6\.0, tiny .*see test\/cluster\/README\.md$/);
+    assert.match(lines[0]!, /^error: no image recipe makes "busybox:1\.36": the images are agent, python-3\.8, .*python-3\.15, debian-12, debug-toolkit-v6\.0, tiny .*see tools\/cluster\/README\.md$/);
     assert.equal(existsSync(f.cache), false);
   });
 });
