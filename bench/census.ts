@@ -9,7 +9,12 @@ import { startContainer, type ContainerTarget } from '../test/support/container.
 import type { Interpreter } from '../test/support/pythons.js';
 import { cli, extraPeak, mb, scratch, sec, table } from './support.js';
 
-interface Measure { seconds: number; extraBytes: number; objects: number; seen: number }
+interface Measure {
+  seconds: number;
+  extraBytes: number;
+  objects: number;
+  seen: number;
+}
 
 async function ours(t: ContainerTarget): Promise<Measure> {
   const { result, extraBytes } = await extraPeak(t.pid, () => cli([`pid/${t.pid}`, '-o', 'json', '--timeout', '10m']));
@@ -63,8 +68,16 @@ function rows(label: string, ms: [string, Measure][]): string {
   const perM = (m: Measure) => 1e6 / m.objects;
   return `${label}\n${table([
     ['method', 'objects seen', 'time', 'extra peak', 'time per M objects', 'memory per M objects', 'time vs ours', 'memory vs ours'],
-    ...ms.map(([name, m]) => [name, `${(100 * m.seen / m.objects).toFixed(0)}%`, sec(m.seconds), mb(m.extraBytes), sec(m.seconds * perM(m)), mb(m.extraBytes * perM(m)),
-      `${(m.seconds / base.seconds).toFixed(2)}x`, `${(m.extraBytes / Math.max(1, base.extraBytes)).toFixed(2)}x`]),
+    ...ms.map(([name, m]) => [
+      name,
+      `${((100 * m.seen) / m.objects).toFixed(0)}%`,
+      sec(m.seconds),
+      mb(m.extraBytes),
+      sec(m.seconds * perM(m)),
+      mb(m.extraBytes * perM(m)),
+      `${(m.seconds / base.seconds).toFixed(2)}x`,
+      `${(m.extraBytes / Math.max(1, base.extraBytes)).toFixed(2)}x`,
+    ]),
   ])}`;
 }
 
@@ -76,11 +89,13 @@ export async function runCensusBench(python: Interpreter, debian: Interpreter | 
     const o = await ours(big);
     const single = await baseline(big, 'single_pass', SINGLE_PASS, o.objects, printedSeen);
     const naive = await baseline(big, 'naive_walk', NAIVE_WALK, o.objects, printedSeen);
-    out.push(rows(`Census of ${o.objects.toLocaleString('en-US')} objects (${python.label})`, [
-      ['ours (every object, untracked included)', o],
-      ['one pass over gc.get_objects() (tracked only)', single],
-      ['complete walk with an id set', naive],
-    ]));
+    out.push(
+      rows(`Census of ${o.objects.toLocaleString('en-US')} objects (${python.label})`, [
+        ['ours (every object, untracked included)', o],
+        ['one pass over gc.get_objects() (tracked only)', single],
+        ['complete walk with an id set', naive],
+      ]),
+    );
   } finally {
     await big.stop();
   }
@@ -90,22 +105,34 @@ export async function runCensusBench(python: Interpreter, debian: Interpreter | 
       await ours(t);
       const o = await ours(t);
       const og = await baseline(t, 'objgraph', "import objgraph\nprint('seen', sum(objgraph.typestats().values()))", o.objects, printedSeen);
-      out.push(rows(`Census of ${o.objects.toLocaleString('en-US')} objects (${debian.label}, objgraph from python3-objgraph)`, [
-        ['ours', o], ['objgraph.typestats() (tracked only)', og]]));
+      out.push(
+        rows(`Census of ${o.objects.toLocaleString('en-US')} objects (${debian.label}, objgraph from python3-objgraph)`, [
+          ['ours', o],
+          ['objgraph.typestats() (tracked only)', og],
+        ]),
+      );
     } finally {
       await t.stop();
     }
   } else {
-    out.push('objgraph.typestats: skipped (python3-objgraph is not installed for Debian\'s python3)');
+    out.push("objgraph.typestats: skipped (python3-objgraph is not installed for Debian's python3)");
   }
   const small = await startContainer({ python, script: path.join(FIXTURES, 'heap_target.py'), args: ['40000'], uid: 1000 });
   try {
     await ours(small);
     const o = await ours(small);
-    const seed = await baseline(small, 'seed', readFileSync(path.join(ROOT, 'bench', 'seed_census.py'), 'utf8'), o.objects,
-      (_, dir) => readFileSync(path.join(dir, 'heap_alloc.txt'), 'utf8').trim().split('\n').reduce((n, l) => n + Number(l.split(' ')[2]), 0));
-    out.push(rows(`Census of ${o.objects.toLocaleString('en-US')} objects, where the seed's script finishes (${python.label})`, [
-      ['ours', o], ["the seed's sample script (gc.get_referrers per object)", seed]]));
+    const seed = await baseline(small, 'seed', readFileSync(path.join(ROOT, 'bench', 'seed_census.py'), 'utf8'), o.objects, (_, dir) =>
+      readFileSync(path.join(dir, 'heap_alloc.txt'), 'utf8')
+        .trim()
+        .split('\n')
+        .reduce((n, l) => n + Number(l.split(' ')[2]), 0),
+    );
+    out.push(
+      rows(`Census of ${o.objects.toLocaleString('en-US')} objects, where the seed's script finishes (${python.label})`, [
+        ['ours', o],
+        ["the seed's sample script (gc.get_referrers per object)", seed],
+      ]),
+    );
   } finally {
     await small.stop();
   }

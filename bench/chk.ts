@@ -31,7 +31,11 @@ export function cooperHarveyKennedy(g: Digraph, roots: Int32Array): { idom: Int3
     stack.push(s);
     while (stack.length) {
       const u = stack.pop()!;
-      for (let e = edgeStart[u]!; e < edgeStart[u + 1]!; e++) if (!seen[edgeTarget[e]!]) { seen[edgeTarget[e]!] = 1; stack.push(edgeTarget[e]!); }
+      for (let e = edgeStart[u]!; e < edgeStart[u + 1]!; e++)
+        if (!seen[edgeTarget[e]!]) {
+          seen[edgeTarget[e]!] = 1;
+          stack.push(edgeTarget[e]!);
+        }
     }
   };
   for (const r of roots) enter(r);
@@ -51,7 +55,11 @@ export function cooperHarveyKennedy(g: Digraph, roots: Int32Array): { idom: Int3
     const u = sNode[top]!;
     if (sNext[top]! < degree(u)) {
       const v = succ(u, sNext[top]!++)!;
-      if (!visited[v]) { visited[v] = 1; sNode.push(v); sNext.push(0); }
+      if (!visited[v]) {
+        visited[v] = 1;
+        sNode.push(v);
+        sNext.push(0);
+      }
     } else {
       po[u] = rpo.length;
       rpo.push(u);
@@ -81,7 +89,10 @@ export function cooperHarveyKennedy(g: Digraph, roots: Int32Array): { idom: Int3
       if (b === V) continue;
       let d = -1;
       for (const p of preds[b]!) if (idom[p] !== -1) d = d === -1 ? p : intersect(p, d);
-      if (idom[b] !== d) { idom[b] = d; changed = true; }
+      if (idom[b] !== d) {
+        idom[b] = d;
+        changed = true;
+      }
     }
   }
   const out = new Int32Array(n);

@@ -12,11 +12,19 @@ import { writeSyntheticHeap } from './syntheticHeap.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-interface Time { wall: number; cpu: number }
+interface Time {
+  wall: number;
+  cpu: number;
+}
 interface ChildReport {
-  objects: number; references: number; fileBytes: number; unrooted: number; top: string[];
+  objects: number;
+  references: number;
+  fileBytes: number;
+  unrooted: number;
+  top: string[];
   times: Record<'readOnly' | 'read' | 'build' | 'dominators' | 'views' | 'lt' | 'chk', Time>;
-  rssAfterReadOnly: number; peakRss: number;
+  rssAfterReadOnly: number;
+  peakRss: number;
   baseline: { nodes: number; edges: number; passes: number; agree: boolean };
 }
 

@@ -12,10 +12,17 @@ const file = process.argv[2]!;
 const baselineNodes = Number(process.argv[3] ?? 200_000);
 /** Wall-clock and CPU seconds: the machine is shared, CPU time is the steadier figure. */
 const now = () => performance.now() / 1000;
-const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
+const cpu = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
 const timers = new Map<string, { wall: number; cpu: number }>();
 let mark = { wall: now(), cpu: cpu() };
-const lap = (name: string) => { const m = { wall: now(), cpu: cpu() }; timers.set(name, { wall: m.wall - mark.wall, cpu: m.cpu - mark.cpu }); mark = m; };
+const lap = (name: string) => {
+  const m = { wall: now(), cpu: cpu() };
+  timers.set(name, { wall: m.wall - mark.wall, cpu: m.cpu - mark.cpu });
+  mark = m;
+};
 const rssBytes = () => process.resourceUsage().maxRSS * 1024; // maxRSS is in KiB
 
 const ignore = () => {};
@@ -46,10 +53,16 @@ lap('lt');
 const chk = cooperHarveyKennedy(sub, sub.roots);
 lap('chk');
 
-process.stdout.write(`${JSON.stringify({
-  objects: graph.n, references: graph.edgeTarget.length, fileBytes: totals.bytes,
-  times: Object.fromEntries(timers), rssAfterReadOnly, peakRss,
-  top: v.retainers.slice(0, 3).map((r) => `${r.type} ${(r.retained_size / 2 ** 20).toFixed(1)} MiB: ${r.chain.join(' > ')}`),
-  unrooted: v.snapshot.unrooted_objects,
-  baseline: { nodes: sub.n, edges: sub.edgeTarget.length, passes: chk.passes, agree: sameIdom(lt.idom, chk.idom) },
-})}\n`);
+process.stdout.write(
+  `${JSON.stringify({
+    objects: graph.n,
+    references: graph.edgeTarget.length,
+    fileBytes: totals.bytes,
+    times: Object.fromEntries(timers),
+    rssAfterReadOnly,
+    peakRss,
+    top: v.retainers.slice(0, 3).map((r) => `${r.type} ${(r.retained_size / 2 ** 20).toFixed(1)} MiB: ${r.chain.join(' > ')}`),
+    unrooted: v.snapshot.unrooted_objects,
+    baseline: { nodes: sub.n, edges: sub.edgeTarget.length, passes: chk.passes, agree: sameIdom(lt.idom, chk.idom) },
+  })}\n`,
+);

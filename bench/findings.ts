@@ -28,8 +28,15 @@ export async function runFindingsBench(python: Interpreter): Promise<string> {
     const snapshotRows = [
       ['', 'objects', 'time in target', 'objects per second', 'bytes per object', 'extra peak in target', 'time vs census'],
       ['census', String(c.doc.total.count), sec(c.doc.census_seconds), `${Math.round(c.doc.total.count / c.doc.census_seconds).toLocaleString('en-US')}`, '-', mb(c.extraBytes), '1.00x'],
-      ['snapshot (streamed to the agent)', String(objects), sec(sd.snapshot.seconds), `${Math.round(objects / sd.snapshot.seconds).toLocaleString('en-US')}`,
-        (file / objects).toFixed(1), mb(s.extraBytes), `${(sd.snapshot.seconds / c.doc.census_seconds).toFixed(2)}x`],
+      [
+        'snapshot (streamed to the agent)',
+        String(objects),
+        sec(sd.snapshot.seconds),
+        `${Math.round(objects / sd.snapshot.seconds).toLocaleString('en-US')}`,
+        (file / objects).toFixed(1),
+        mb(s.extraBytes),
+        `${(sd.snapshot.seconds / c.doc.census_seconds).toFixed(2)}x`,
+      ],
       ['retained sizes (dominator tree, on this machine)', String(objects), sec(sd.analysis_seconds), `${Math.round(objects / sd.analysis_seconds).toLocaleString('en-US')}`, '-', '-', '-'],
     ];
     // --growth W: two censuses W apart; its cost beyond the window, against two plain runs

@@ -33,7 +33,10 @@ async function timed(fn: () => Promise<void>): Promise<number> {
 async function bigArchive(file: string): Promise<void> {
   const pack = tar.pack();
   const out = createWriteStream(file);
-  const done = new Promise<void>((resolve, reject) => { out.on('finish', () => resolve()); out.on('error', reject); });
+  const done = new Promise<void>((resolve, reject) => {
+    out.on('finish', () => resolve());
+    out.on('error', reject);
+  });
   pack.pipe(out as unknown as NodeJS.WritableStream);
   pack.entry({ name: 'out/blob.bin', size: SIZE }, randomBytes(SIZE));
   pack.finalize();
@@ -43,11 +46,17 @@ async function bigArchive(file: string): Promise<void> {
 /** kubectl exec ... cat FILE, its stdout into `dest` (a file, or /dev/null). */
 function kubectlCat(kubeconfig: string, ns: string, pod: string, file: string, dest: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn('sh', ['-c', 'kubectl --kubeconfig "$1" exec -n "$2" "$3" -c agent -- cat "$4" > "$5" && wc -c < "$5"', 'sh', kubeconfig, ns, pod, file, dest], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('sh', ['-c', 'kubectl --kubeconfig "$1" exec -n "$2" "$3" -c agent -- cat "$4" > "$5" && wc -c < "$5"', 'sh', kubeconfig, ns, pod, file, dest], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
     child.on('error', reject);
     child.on('close', (code) => (code === 0 ? resolve(Number(out.trim()) || (dest === '/dev/null' ? SIZE : 0)) : reject(new Error(`kubectl exec failed (${code}): ${err}`))));
   });
@@ -58,7 +67,15 @@ export async function runKubeBench(): Promise<string> {
   // the cluster in a process of its own, as an apiserver is: our exec client and kubectl then
   // compete with it on equal terms
   const manifest = path.join(scratch, 'target.json');
-  writeFileSync(manifest, JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'target', namespace: 'default' }, spec: withFixtures({ containers: [{ name: 'py', image: 'python:3.12', command: ['python', '/app/census_target.py', '20000', '5'], securityContext: { runAsUser: 1000 } }] }) }));
+  writeFileSync(
+    manifest,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'target', namespace: 'default' },
+      spec: withFixtures({ containers: [{ name: 'py', image: 'python:3.12', command: ['python', '/app/census_target.py', '20000', '5'], securityContext: { runAsUser: 1000 } }] }),
+    }),
+  );
   const cluster = await spawnCluster({ manifests: [manifest], switches: { agentStartDelayMs: 300 } });
   try {
     const pid = (await cluster.containers()).find((c) => c.pod === 'target')!.pid!;
@@ -68,8 +85,18 @@ export async function runKubeBench(): Promise<string> {
     const pod: number[] = [];
     const local: number[] = [];
     for (let i = 0; i < RUNS; i++) {
-      pod.push(await timed(async () => { const r = await cli([...kc, 'target', '-o', 'json']); if (r.code !== 0) throw new Error(r.stderr); }));
-      local.push(await timed(async () => { const r = await cli([`pid/${pid}`, '-o', 'json']); if (r.code !== 0) throw new Error(r.stderr); }));
+      pod.push(
+        await timed(async () => {
+          const r = await cli([...kc, 'target', '-o', 'json']);
+          if (r.code !== 0) throw new Error(r.stderr);
+        }),
+      );
+      local.push(
+        await timed(async () => {
+          const r = await cli([`pid/${pid}`, '-o', 'json']);
+          if (r.code !== 0) throw new Error(r.stderr);
+        }),
+      );
     }
 
     // 2. 64 MiB of results over exec: our client (receive, sha256, extract) against kubectl exec cat
@@ -86,27 +113,37 @@ export async function runKubeBench(): Promise<string> {
       const theirsRaw: number[] = [];
       const target = { namespace: 'default', pod: 'pyheap-agent-bench', container: 'agent' };
       for (let i = 0; i < RUNS; i++) {
-        ours.push(await timed(async () => {
-          const s = await openExec(api, target, ['cat', archive]);
-          s.stderr.resume();
-          const out = path.join(scratch, `x-${i}`);
-          const x = await extractResults(s.stdout, out, { place: (n) => n, maxBytes: 2 * SIZE });
-          const exit = await s.done;
-          if (exit.code !== 0 || !x.complete || x.files.length !== 1) throw new Error(`copy failed: ${JSON.stringify(exit)}`);
-          rmSync(out, { recursive: true, force: true });
-        }));
-        theirs.push(await timed(async () => {
-          const dest = path.join(scratch, `k-${i}.tar`);
-          if ((await kubectlCat(cluster.kubeconfigPath, 'default', 'pyheap-agent-bench', archive, dest)) < SIZE) throw new Error('short read');
-          rmSync(dest);
-        }));
-        oursRaw.push(await timed(async () => {
-          const s = await openExec(api, target, ['cat', archive]);
-          s.stderr.resume();
-          s.stdout.resume();
-          if ((await s.done).stdoutBytes < SIZE) throw new Error('short read');
-        }));
-        theirsRaw.push(await timed(async () => { await kubectlCat(cluster.kubeconfigPath, 'default', 'pyheap-agent-bench', archive, '/dev/null'); }));
+        ours.push(
+          await timed(async () => {
+            const s = await openExec(api, target, ['cat', archive]);
+            s.stderr.resume();
+            const out = path.join(scratch, `x-${i}`);
+            const x = await extractResults(s.stdout, out, { place: (n) => n, maxBytes: 2 * SIZE });
+            const exit = await s.done;
+            if (exit.code !== 0 || !x.complete || x.files.length !== 1) throw new Error(`copy failed: ${JSON.stringify(exit)}`);
+            rmSync(out, { recursive: true, force: true });
+          }),
+        );
+        theirs.push(
+          await timed(async () => {
+            const dest = path.join(scratch, `k-${i}.tar`);
+            if ((await kubectlCat(cluster.kubeconfigPath, 'default', 'pyheap-agent-bench', archive, dest)) < SIZE) throw new Error('short read');
+            rmSync(dest);
+          }),
+        );
+        oursRaw.push(
+          await timed(async () => {
+            const s = await openExec(api, target, ['cat', archive]);
+            s.stderr.resume();
+            s.stdout.resume();
+            if ((await s.done).stdoutBytes < SIZE) throw new Error('short read');
+          }),
+        );
+        theirsRaw.push(
+          await timed(async () => {
+            await kubectlCat(cluster.kubeconfigPath, 'default', 'pyheap-agent-bench', archive, '/dev/null');
+          }),
+        );
       }
       const mibs = (s: number) => `${(SIZE / 1024 / 1024 / s).toFixed(0)} MiB/s`;
       return [
@@ -114,8 +151,18 @@ export async function runKubeBench(): Promise<string> {
         table([
           ['', 'ours', 'baseline', 'ratio'],
           ['census of a pod vs pid/N of the same process (wall time)', `${median(pod).toFixed(2)} s`, `${median(local).toFixed(2)} s`, (median(pod) / median(local)).toFixed(2)],
-          ['64 MiB of results to disk: ours (exec, sha256, tar checks) vs kubectl exec cat > file', `${median(ours).toFixed(2)} s (${mibs(median(ours))})`, `${median(theirs).toFixed(2)} s (${mibs(median(theirs))})`, (median(ours) / median(theirs)).toFixed(2)],
-          ['64 MiB over exec, bytes discarded: our exec client vs kubectl exec cat > /dev/null', `${median(oursRaw).toFixed(2)} s (${mibs(median(oursRaw))})`, `${median(theirsRaw).toFixed(2)} s (${mibs(median(theirsRaw))})`, (median(oursRaw) / median(theirsRaw)).toFixed(2)],
+          [
+            '64 MiB of results to disk: ours (exec, sha256, tar checks) vs kubectl exec cat > file',
+            `${median(ours).toFixed(2)} s (${mibs(median(ours))})`,
+            `${median(theirs).toFixed(2)} s (${mibs(median(theirs))})`,
+            (median(ours) / median(theirs)).toFixed(2),
+          ],
+          [
+            '64 MiB over exec, bytes discarded: our exec client vs kubectl exec cat > /dev/null',
+            `${median(oursRaw).toFixed(2)} s (${mibs(median(oursRaw))})`,
+            `${median(theirsRaw).toFixed(2)} s (${mibs(median(theirsRaw))})`,
+            (median(oursRaw) / median(theirsRaw)).toFixed(2),
+          ],
         ]),
       ].join('\n');
     } finally {

@@ -16,7 +16,10 @@ async function freeze(t: ContainerTarget, fn: () => Promise<void> | void): Promi
   const from = t.output.length;
   await fn();
   await new Promise((r) => setTimeout(r, 300));
-  const gaps = t.output.slice(from).filter((l) => l.startsWith('gap ')).map((l) => Number(l.slice(4)));
+  const gaps = t.output
+    .slice(from)
+    .filter((l) => l.startsWith('gap '))
+    .map((l) => Number(l.slice(4)));
   return Math.max(0, ...gaps);
 }
 
@@ -30,10 +33,13 @@ export async function runPauseBench(python: Interpreter): Promise<string> {
   try {
     const libs = t.output.find((l) => l.startsWith('libs '))?.slice(5) ?? '?';
     const methods: [string, () => Promise<void> | void][] = [
-      ['ours: kubectl-pyheap --exec pass', async () => {
-        const r = await cli([`pid/${t.pid}`, '--exec', 'pass']);
-        if (r.code !== 0) throw new Error(r.stderr);
-      }],
+      [
+        'ours: kubectl-pyheap --exec pass',
+        async () => {
+          const r = await cli([`pid/${t.pid}`, '--exec', 'pass']);
+          if (r.code !== 0) throw new Error(r.stderr);
+        },
+      ],
       // The seed's recipe: gdb -p PID reading the symbols of every mapped library, then three
       // `call`s. Only the attach and symbol loading are run here: on this CPU (AMX) gdb 13's
       // `call` cannot restore the registers and kills the target, so the figure is a lower
@@ -49,8 +55,10 @@ export async function runPauseBench(python: Interpreter): Promise<string> {
       results.push([name, xs]);
     }
     const ours = median(results[0]![1]);
-    const rows = [['method', 'median freeze', 'max freeze', 'ratio to ours'],
-      ...results.map(([name, xs]) => [name, `${median(xs).toFixed(0)} ms`, `${Math.max(...xs).toFixed(0)} ms`, `${(median(xs) / ours).toFixed(1)}x`])];
+    const rows = [
+      ['method', 'median freeze', 'max freeze', 'ratio to ours'],
+      ...results.map(([name, xs]) => [name, `${median(xs).toFixed(0)} ms`, `${Math.max(...xs).toFixed(0)} ms`, `${(median(xs) / ours).toFixed(1)}x`]),
+    ];
     return `Target pause per injection (${python.label}, ${libs} shared libraries mapped, ${RUNS} runs each, measured by a ticker thread in the target)\n${table(rows)}`;
   } finally {
     await t.stop();

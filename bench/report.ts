@@ -18,16 +18,35 @@ const kib = (b: number) => `${(b / 1024).toFixed(0)} KiB`;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 function tinyCensus(): RunDoc {
-  return { target: 'pid/1', run_id: 'bench', status: 'ok', python: { version: '3.12.1', implementation: 'cpython', pid: 1, executable: 'python' },
-    total: { count: 1000, size: 100_000 }, types: Array.from({ length: 10 }, (_, i) => ({ name: `t${i}`, count: 100, size: 10_000 })), largest: [], notes: [] };
+  return {
+    target: 'pid/1',
+    run_id: 'bench',
+    status: 'ok',
+    python: { version: '3.12.1', implementation: 'cpython', pid: 1, executable: 'python' },
+    total: { count: 1000, size: 100_000 },
+    types: Array.from({ length: 10 }, (_, i) => ({ name: `t${i}`, count: 100, size: 10_000 })),
+    largest: [],
+    notes: [],
+  };
 }
 
 function worstCase(): RunDoc {
   const types = Array.from({ length: 50_000 }, (_, i) => ({ name: `pkg${i % 300}.mod${i % 17}.T${i}`, count: 50_000 - i, size: (50_000 - i) * 64 }));
-  return { ...tinyCensus(), types, total: { count: 1e9, size: 1e11 },
+  return {
+    ...tinyCensus(),
+    types,
+    total: { count: 1e9, size: 1e11 },
     largest: Array.from({ length: 5000 }, (_, i) => ({ type: 'bytes', size: 1e6 - i, id: 0x7f0000000000 + i * 16 })),
-    growth: types.map((t) => ({ name: t.name, count_delta: 10, size_delta: 640, count: t.count, size: t.size })), growth_seconds: 60, growth_total: { count_delta: 5e5, size_delta: 3.2e7 },
-    threads: Array.from({ length: 2000 }, (_, i) => ({ name: `worker-${i}`, ident: i, daemon: true, frames: Array.from({ length: 200 }, (_, j) => ({ file: `/app/mod${j}.py`, line: j, function: `f${j}` })) })) };
+    growth: types.map((t) => ({ name: t.name, count_delta: 10, size_delta: 640, count: t.count, size: t.size })),
+    growth_seconds: 60,
+    growth_total: { count_delta: 5e5, size_delta: 3.2e7 },
+    threads: Array.from({ length: 2000 }, (_, i) => ({
+      name: `worker-${i}`,
+      ident: i,
+      daemon: true,
+      frames: Array.from({ length: 200 }, (_, j) => ({ file: `/app/mod${j}.py`, line: j, function: `f${j}` })),
+    })),
+  };
 }
 
 /** Median time from navigation to drawn, and to the treemap drawn after a click on its tab. */
@@ -40,11 +59,16 @@ async function timePage(file: string): Promise<{ drawn: number; map: number }> {
       const p = await openReport(browser, `file://${file}`);
       if (p.errors.length) throw new Error(`the page of ${file} logged errors: ${p.errors.join('; ')}`);
       drawn.push(Number(await p.page.evaluate(() => document.documentElement.dataset.drawn)));
-      map.push(await p.page.evaluate(() => new Promise<number>((resolve) => {
-        const t0 = performance.now();
-        location.hash = document.querySelector('a[data-tab=map]') ? '#map' : '#types';
-        requestAnimationFrame(() => requestAnimationFrame(() => resolve(performance.now() - t0)));
-      })));
+      map.push(
+        await p.page.evaluate(
+          () =>
+            new Promise<number>((resolve) => {
+              const t0 = performance.now();
+              location.hash = document.querySelector('a[data-tab=map]') ? '#map' : '#types';
+              requestAnimationFrame(() => requestAnimationFrame(() => resolve(performance.now() - t0)));
+            }),
+        ),
+      );
       await p.page.context().close();
     }
     return { drawn: median(drawn), map: median(map) };

@@ -23,9 +23,12 @@ const debian = pythons.find((p) => p.label.startsWith('debian'));
 function objgraphAvailable(): boolean {
   const has = () => spawnSync('/usr/bin/python3', ['-c', 'import objgraph'], { stdio: 'ignore' }).status === 0;
   if (has()) return true;
-  try { // a baseline worth having: install it when we can (root, Debian archive reachable)
+  try {
+    // a baseline worth having: install it when we can (root, Debian archive reachable)
     execFileSync('apt-get', ['install', '-y', '-qq', 'python3-objgraph'], { stdio: 'ignore', timeout: 300_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  } catch { /* stays unavailable */ }
+  } catch {
+    /* stays unavailable */
+  }
   return has();
 }
 
@@ -34,7 +37,10 @@ const want = (name: string) => only.length === 0 || only.includes(name);
 // the emulated arm64 machine takes minutes to boot: only when asked for by name
 const wantExplicit = (name: string) => only.includes(name);
 const sections: string[] = [`kubectl-pyheap benchmarks, ${new Date().toISOString()}, ${execFileSync('nproc', { encoding: 'utf8' }).trim()} cores`];
-const print = (s: string) => { sections.push(s); process.stdout.write(`${s}\n\n`); };
+const print = (s: string) => {
+  sections.push(s);
+  process.stdout.write(`${s}\n\n`);
+};
 process.stdout.write(`${sections[0]}\n\n`);
 
 if (want('pause')) print(await runPauseBench(py311));

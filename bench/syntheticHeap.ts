@@ -4,7 +4,11 @@
 // retaining a 40 MB ring of nodes, garbage cycles no root reaches, and addresses in no order.
 import { writeSnapshotFile } from '../test/support/snapshotWriter.js';
 
-export interface HeapShape { objects: number; references: number; roots: number }
+export interface HeapShape {
+  objects: number;
+  references: number;
+  roots: number;
+}
 
 const TYPES = ['module', 'dict', 'list', 'tuple', 'set', 'str', 'int', 'float', 'bytes', 'function', 'type', '__main__.Session', '__main__.Node', 'cell'];
 const T = Object.fromEntries(TYPES.map((t, i) => [t, i])) as Record<string, number>;
@@ -46,7 +50,11 @@ export function writeSyntheticHeap(file: string, n: number, seed = 1): HeapShape
   let refs = new Float64Array(CHUNK * 16);
   let r = 0;
   const ref = (i: number) => {
-    if (r === refs.length) { const more = new Float64Array(refs.length * 2); more.set(refs); refs = more; }
+    if (r === refs.length) {
+      const more = new Float64Array(refs.length * 2);
+      more.set(refs);
+      refs = more;
+    }
     refs[r++] = i < 0 ? 0x10 + 8 * Math.floor(rnd() * 64) : addr(i); // i < 0: an object the walk never wrote
   };
   const shared = () => ref(R + Math.floor(rnd() * S));
@@ -67,13 +75,26 @@ export function writeSyntheticHeap(file: string, n: number, seed = 1): HeapShape
         let type: number;
         let size: number;
         if (i < R + S || i >= ringStart) {
-          if (i < R) { type = T.module!; size = 72; }
-          else if (i < R + S) { type = pick([T.str!, T.str!, T.int!, T.type!, T.function!]); size = type === T.type ? 904 : type === T.function ? 136 : 28 + Math.floor(rnd() * 40); }
-          else if (i < garbageStart) { type = i === ringStart ? T['__main__.Session']! : T['__main__.Node']!; size = i === ringStart ? 56 : 400; }
-          else { type = pick([T.dict!, T.list!]); size = 100; }
-          if (i < R) { // a module: its dict's contents, straight from the module for brevity
+          if (i < R) {
+            type = T.module!;
+            size = 72;
+          } else if (i < R + S) {
+            type = pick([T.str!, T.str!, T.int!, T.type!, T.function!]);
+            size = type === T.type ? 904 : type === T.function ? 136 : 28 + Math.floor(rnd() * 40);
+          } else if (i < garbageStart) {
+            type = i === ringStart ? T['__main__.Session']! : T['__main__.Node']!;
+            size = i === ringStart ? 56 : 400;
+          } else {
+            type = pick([T.dict!, T.list!]);
+            size = 100;
+          }
+          if (i < R) {
+            // a module: its dict's contents, straight from the module for brevity
             const c = 2 + Math.floor(rnd() * 9);
-            for (let x = 0; x < c && next < ringStart; x++) { parent[next] = i; ref(next++); }
+            for (let x = 0; x < c && next < ringStart; x++) {
+              parent[next] = i;
+              ref(next++);
+            }
             if (i === 0) ref(ringStart);
             shared();
           } else if (i >= garbageStart) {
@@ -83,10 +104,14 @@ export function writeSyntheticHeap(file: string, n: number, seed = 1): HeapShape
             ref(i + 1 < garbageStart ? i + 1 : ringStart); // the ring closes on the session
             shared();
           }
-        } else if (rnd() < 0.25) { // a container
+        } else if (rnd() < 0.25) {
+          // a container
           type = pick(CONTAINERS);
           const c = 2 + Math.floor(rnd() * 9);
-          for (let x = 0; x < c && next < ringStart; x++) { parent[next] = i; ref(next++); }
+          for (let x = 0; x < c && next < ringStart; x++) {
+            parent[next] = i;
+            ref(next++);
+          }
           const s = 2 + Math.floor(rnd() * 11); // keys and values: interned strings, small ints, types
           for (let x = 0; x < s; x++) shared();
           if (rnd() < 0.1 && parent[i]! >= 0) ref(parent[i]!); // a back reference: a cycle
@@ -94,7 +119,8 @@ export function writeSyntheticHeap(file: string, n: number, seed = 1): HeapShape
           if (rnd() < 0.01) ref(-1);
           const len = r - before;
           size = type === T.dict ? (len < 6 ? 232 : len < 11 ? 360 : 640) : type === T.set ? 216 : type === T.function ? 136 : 56 + 8 * len;
-        } else { // a leaf
+        } else {
+          // a leaf
           type = pick(LEAVES);
           size = type === T.str ? 49 + Math.floor(rnd() * 150) : type === T.bytes ? 33 + Math.floor(rnd() * 2000) : type === T.cell ? 40 : type === T.float ? 24 : 28;
           if (type === T.cell || rnd() < 0.2) shared();

@@ -23,13 +23,29 @@ process.stderr.write('demo: starting an emulated Kubernetes cluster with a leaki
 const cluster = await startCluster({
   objects: [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } },
-    { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'leaky', namespace: 'shop' }, spec: {
-      replicas: 1, selector: { matchLabels: { app: 'leaky' } },
-      // the service's code comes in as a hostPath volume at /app (test/fixtures/leaky_service.py)
-      template: { metadata: { labels: { app: 'leaky' } }, spec: withFixtures({ containers: [{
-        name: 'app', image: IMAGE, command: ['python', '/app/leaky_service.py', '5000'],
-        securityContext: { runAsUser: 1000, runAsGroup: 1000, readOnlyRootFilesystem: true },
-      }] }) } } },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'leaky', namespace: 'shop' },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: 'leaky' } },
+        // the service's code comes in as a hostPath volume at /app (test/fixtures/leaky_service.py)
+        template: {
+          metadata: { labels: { app: 'leaky' } },
+          spec: withFixtures({
+            containers: [
+              {
+                name: 'app',
+                image: IMAGE,
+                command: ['python', '/app/leaky_service.py', '5000'],
+                securityContext: { runAsUser: 1000, runAsGroup: 1000, readOnlyRootFilesystem: true },
+              },
+            ],
+          }),
+        },
+      },
+    },
   ],
 });
 // Ctrl-C reaches the CLI too (same process group): let it clean up, then stop the cluster

@@ -11,7 +11,11 @@ const client = path.join(root, 'src', 'report', 'html', 'client');
 
 async function bundle(entry: string, loader: 'ts' | 'css'): Promise<string> {
   const r = await build({
-    entryPoints: [path.join(client, entry)], bundle: true, write: false, minify: true, legalComments: 'inline',
+    entryPoints: [path.join(client, entry)],
+    bundle: true,
+    write: false,
+    minify: true,
+    legalComments: 'inline',
     ...(loader === 'ts' ? { format: 'iife' as const, target: ['es2022'], platform: 'browser' as const } : {}),
     logLevel: 'silent',
   });

@@ -15,11 +15,17 @@ import { findInterpreters } from './support/pythons.js';
 import { ptraceSkip } from './support/ptrace.js';
 
 const skip = ptraceSkip();
-const py = findInterpreters().filter((p) => p.label.startsWith('pyenv')).at(-1) ?? findInterpreters()[0]!;
+const py =
+  findInterpreters()
+    .filter((p) => p.label.startsWith('pyenv'))
+    .at(-1) ?? findInterpreters()[0]!;
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'pyheap-abuse-'));
 after(() => {
   rmSync(scratch, { recursive: true, force: true });
-  assert.deepEqual(liveTargets().map((t) => t.pid), []);
+  assert.deepEqual(
+    liveTargets().map((t) => t.pid),
+    [],
+  );
 });
 
 describe('a compromised target', { skip }, () => {
@@ -32,11 +38,19 @@ describe('a compromised target', { skip }, () => {
       // the planted entries arrive in the archive as what they are, and are refused
       assert.equal(r.code, 7, r.stderr);
       assert.match(r.stderr, /error: refused the results archive: "out\/(secret|pipe)" is a (symlink|fifo) entry/);
-      assert.deepEqual([...new Set(readdirSync('/etc'))].filter((f) => !before.has(f)), [], 'nothing staged in the node\'s /etc');
+      assert.deepEqual(
+        [...new Set(readdirSync('/etc'))].filter((f) => !before.has(f)),
+        [],
+        "nothing staged in the node's /etc",
+      );
       assert.equal(existsSync(dir), false, 'a refused archive leaves no output directory');
       assert.equal(healthy(t.pid), null);
       for (let i = 0; i < 50 && tmpEntries(t.pid).some((e) => e.startsWith('.pyheap-')); i++) await new Promise((res) => setTimeout(res, 100));
-      assert.deepEqual(tmpEntries(t.pid).filter((e) => e.startsWith('.pyheap-')), [], 'our staging directory is gone, planted files included');
+      assert.deepEqual(
+        tmpEntries(t.pid).filter((e) => e.startsWith('.pyheap-')),
+        [],
+        'our staging directory is gone, planted files included',
+      );
     } finally {
       await t.stop();
     }

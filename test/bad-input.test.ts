@@ -21,7 +21,10 @@ const latin1 = path.join(scratch, 'latin1.py');
 writeFileSync(latin1, Buffer.from('print("\xe9")\n', 'latin1'));
 const garbageKubeconfig = path.join(scratch, 'garbage.yaml');
 writeFileSync(garbageKubeconfig, 'apiVersion: v1\nclusters: [this is: not: yaml\n');
-const py = findInterpreters().filter((p) => p.label.startsWith('pyenv')).at(-1) ?? findInterpreters()[0]!;
+const py =
+  findInterpreters()
+    .filter((p) => p.label.startsWith('pyenv'))
+    .at(-1) ?? findInterpreters()[0]!;
 
 let cluster: ClusterHandle | undefined;
 let target: ContainerTarget | undefined;
@@ -74,8 +77,14 @@ before(async () => {
   sleeper = spawn('sleep', ['600'], { stdio: 'ignore' });
   cluster = await startCluster({
     cgroupLayout: 'cgroupfs',
-    objects: [{ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'leaky', namespace: 'default' }, spec: withFixtures({ restartPolicy: 'Never', containers: [
-      { name: 'app', image: `python:3.${py.version[1]}`, command: ['python', '/app/census_target.py', '1', '1'] }] }) }],
+    objects: [
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'leaky', namespace: 'default' },
+        spec: withFixtures({ restartPolicy: 'Never', containers: [{ name: 'app', image: `python:3.${py.version[1]}`, command: ['python', '/app/census_target.py', '1', '1'] }] }),
+      },
+    ],
   });
 });
 
@@ -89,7 +98,10 @@ after(async () => {
     const w = [0, 1].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
     process.stderr.write(`\nbad-input matrix (${summary.length} cases)\n${rows.map((r) => `${r[0]!.padEnd(w[0]!)}  ${r[1]!.padStart(w[1]!)}  ${r[2]}`).join('\n')}\n`);
   }
-  assert.deepEqual(liveTargets().map((t) => t.pid), []);
+  assert.deepEqual(
+    liveTargets().map((t) => t.pid),
+    [],
+  );
 });
 
 describe('bad input matrix', { skip }, () => {

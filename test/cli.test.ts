@@ -17,8 +17,8 @@ describe('help', () => {
 
 describe('at a terminal', () => {
   // script(1) gives the CLI a real pty; left unsized it has 0 columns, as some CI runners' have
-  const atTerminal = (sizing: string) => spawnSync('script', ['-qfec', `${sizing}'${process.execPath}' '${CLI}' pid/999999; echo "exit=$?"`, '/dev/null'],
-    { encoding: 'utf8', env: { ...process.env, TERM: 'xterm' }, timeout: 60_000 });
+  const atTerminal = (sizing: string) =>
+    spawnSync('script', ['-qfec', `${sizing}'${process.execPath}' '${CLI}' pid/999999; echo "exit=$?"`, '/dev/null'], { encoding: 'utf8', env: { ...process.env, TERM: 'xterm' }, timeout: 60_000 });
 
   it('a sized terminal: the spinner, then the error', () => {
     const r = atTerminal('stty cols 80 rows 24; ');

@@ -12,17 +12,28 @@ let k: Kube;
 let targetPid: number;
 
 const agentPod = (name: string, image = AGENT_IMAGE) => ({
-  apiVersion: 'v1', kind: 'Pod',
+  apiVersion: 'v1',
+  kind: 'Pod',
   metadata: { name, namespace: 'default', labels: { 'app.kubernetes.io/name': 'pyheap-agent' } },
   spec: {
-    nodeName: 'emulated-node-1', hostPID: true, restartPolicy: 'Never', activeDeadlineSeconds: 600,
+    nodeName: 'emulated-node-1',
+    hostPID: true,
+    restartPolicy: 'Never',
+    activeDeadlineSeconds: 600,
     containers: [{ name: 'agent', image, command: ['sleep', 'infinity'], securityContext: { privileged: true } }],
   },
 });
 
 before(async () => {
   cluster = await startCluster({
-    objects: [{ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'target', namespace: 'default' }, spec: withFixtures({ containers: [{ name: 'py', image: 'python:3.11', command: ['python', '/app/census_target.py', '10', '1'], securityContext: { runAsUser: 1000 } }] }) }],
+    objects: [
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'target', namespace: 'default' },
+        spec: withFixtures({ containers: [{ name: 'py', image: 'python:3.11', command: ['python', '/app/census_target.py', '10', '1'], securityContext: { runAsUser: 1000 } }] }),
+      },
+    ],
     switches: { agentStartDelayMs: 100 },
   });
   k = fromKubeconfig(cluster.kubeconfigPath);
@@ -45,8 +56,11 @@ describe('exec over WebSocket', () => {
   it('a non-zero exit code is a NonZeroExitCode status with the code as its ExitCode cause', async () => {
     const r = await exec(k, 'default', 'target', ['sh', '-c', 'exit 5']);
     assert.deepEqual(r.status, {
-      metadata: {}, status: 'Failure', message: 'command terminated with non-zero exit code: error executing command [sh -c exit 5], exit code 5',
-      reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: '5' }] },
+      metadata: {},
+      status: 'Failure',
+      message: 'command terminated with non-zero exit code: error executing command [sh -c exit 5], exit code 5',
+      reason: 'NonZeroExitCode',
+      details: { causes: [{ reason: 'ExitCode', message: '5' }] },
     });
   });
 
@@ -63,7 +77,8 @@ describe('exec over WebSocket', () => {
     assert.equal(r.status?.status, 'Success');
     let pids: number[] = [];
     const done = exec(k, 'default', 'target', ['sleep', '1000'], {
-      protocols: ['v4.channel.k8s.io'], stdin: '',
+      protocols: ['v4.channel.k8s.io'],
+      stdin: '',
       onOpen: (ws) => void waitFor('the exec process', async () => (pids = (await cluster.containers()).find((c) => c.pod === 'target')!.execPids).length > 0).then(() => ws.close()),
     });
     await done;
@@ -73,7 +88,10 @@ describe('exec over WebSocket', () => {
 
   it('refusals are JSON Status bodies: no such pod, no such container, no supported protocol', async () => {
     const missing = await exec(k, 'default', 'nope', ['true']);
-    assert.deepEqual({ ...missing.refused!.body, details: undefined }, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'pods "nope" not found', reason: 'NotFound', code: 404, details: undefined });
+    assert.deepEqual(
+      { ...missing.refused!.body, details: undefined },
+      { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'pods "nope" not found', reason: 'NotFound', code: 404, details: undefined },
+    );
     const container = await exec(k, 'default', 'target', ['true'], { container: 'other' });
     assert.equal(container.refused!.code, 400);
     assert.equal(container.refused!.body.message, 'container other is not valid for pod target');
@@ -84,12 +102,16 @@ describe('exec over WebSocket', () => {
 });
 
 describe('agent pods', () => {
-  it('a hostPID pod with a nodeName runs exec in the agent image: the node\'s PIDs, /proc/PID/root, the image\'s gdb 16', async () => {
+  it("a hostPID pod with a nodeName runs exec in the agent image: the node's PIDs, /proc/PID/root, the image's gdb 16", async () => {
     const created = await call(k, 'POST', '/api/v1/namespaces/default/pods', agentPod('agent-gdb'));
     assert.equal(created.code, 201, created.text);
     assert.equal(created.body.status.phase, 'Pending');
     await podRunning(k, 'default', 'agent-gdb');
-    const r = await exec(k, 'default', 'agent-gdb', ['sh', '-c', `id -u; command -v gdb; grep NSpid /proc/${targetPid}/status; ls /proc/${targetPid}/root/app/census_target.py; gdb --version | head -n 1; cat /etc/debian_version`]);
+    const r = await exec(k, 'default', 'agent-gdb', [
+      'sh',
+      '-c',
+      `id -u; command -v gdb; grep NSpid /proc/${targetPid}/status; ls /proc/${targetPid}/root/app/census_target.py; gdb --version | head -n 1; cat /etc/debian_version`,
+    ]);
     assert.match(r.stdout, new RegExp(`^0\n/usr/bin/gdb\nNSpid:\t${targetPid}\t1\n/proc/${targetPid}/root/app/census_target\\.py\nGNU gdb \\(Debian 16\\.[^\n]*\n13\\.`), r.stderr);
     assert.equal((await call(k, 'DELETE', '/api/v1/namespaces/default/pods/agent-gdb', { gracePeriodSeconds: 0 })).code, 200);
   });
@@ -116,7 +138,14 @@ describe('agent pods', () => {
     assert.ok(del.body.metadata.deletionTimestamp);
     const r = await session;
     assert.notEqual(r.status?.status, 'Success');
-    await waitFor('the exec process to be gone', async () => { try { process.kill(pid, 0); return false; } catch { return true; } });
+    await waitFor('the exec process to be gone', async () => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    });
     assert.equal((await call(k, 'GET', '/api/v1/namespaces/default/pods/agent-del')).code, 404);
   });
 });

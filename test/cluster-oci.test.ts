@@ -16,7 +16,14 @@ import { initPid, ociCgroup, ociCgroupPids, removeOciCgroups, runcDelete, runcEx
 import type { CgroupLayout } from '../tools/cluster/cgroups.js';
 import { ensureImage } from '../tools/images/index.js';
 
-const noRunc = (() => { try { execFileSync('runc', ['--version'], { stdio: 'ignore' }); return false; } catch { return 'runc is not installed (apt-get install runc)'; } })();
+const noRunc = (() => {
+  try {
+    execFileSync('runc', ['--version'], { stdio: 'ignore' });
+    return false;
+  } catch {
+    return 'runc is not installed (apt-get install runc)';
+  }
+})();
 const skip = ptraceSkip() || noRunc;
 if (noRunc && process.env.CI === 'true') throw new Error(noRunc);
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'pyheap-oci-'));
@@ -24,7 +31,14 @@ after(() => rmSync(scratch, { recursive: true, force: true }));
 const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 let n = 0;
 
-interface Running { pid: number; id: string; state: string; cg: string; runc: ChildProcess; stop(): Promise<void> }
+interface Running {
+  pid: number;
+  id: string;
+  state: string;
+  cg: string;
+  runc: ChildProcess;
+  stop(): Promise<void>;
+}
 
 async function run(image: string, layout: CgroupLayout, spec: Partial<BundleSpec>): Promise<Running> {
   const id = `${++n}`.padStart(64, '0');
@@ -32,12 +46,24 @@ async function run(image: string, layout: CgroupLayout, spec: Partial<BundleSpec
   const state = path.join(scratch, 'state');
   const cg = ociCgroup(layout, 'Burstable', `0000-${n}`, id);
   makeBundle(path.join(dir, 'bundle'), await ensureImage(image), {
-    args: ['sleep', '600'], env: { PATH, HOME: '/' }, cwd: '/', uid: 0, gid: 0, hostname: `pod-${n}`, readOnlyRoot: false,
-    hostPID: false, privileged: false, cgroupsPath: cg.cgroupsPath, mounts: [], ...spec,
+    args: ['sleep', '600'],
+    env: { PATH, HOME: '/' },
+    cwd: '/',
+    uid: 0,
+    gid: 0,
+    hostname: `pod-${n}`,
+    readOnlyRoot: false,
+    hostPID: false,
+    privileged: false,
+    cgroupsPath: cg.cgroupsPath,
+    mounts: [],
+    ...spec,
   });
   const r = runcRun(state, path.join(dir, 'bundle'), id);
   let err = '';
-  r.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  r.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
   const closed = new Promise((res) => r.once('close', res));
   const stop = async () => {
     await runcKill(state, id, 'KILL');
@@ -58,8 +84,12 @@ async function run(image: string, layout: CgroupLayout, spec: Partial<BundleSpec
 function exec(c: Running, argv: string[], uid = 0): Promise<{ code: number | null; out: string }> {
   const p = runcExec(c.state, c.id, argv, { uid, gid: uid, env: { PATH }, cwd: '/', stdin: false });
   let out = '';
-  p.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  p.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+  p.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  p.stderr!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
   return new Promise((res) => p.once('close', (code) => res({ code, out })));
 }
 
@@ -74,13 +104,29 @@ describe('runc containers from image bundles', { skip, timeout: 1_800_000 }, () 
   for (const layout of ['cgroupfs', 'systemd'] as const) {
     it(`python:3.14 in runc (${layout}): its own root, hostPath code, emptyDir, read-only root; pid/N counts it`, async () => {
       const c = await run('python:3.14', layout, {
-        args: ['python3', '-u', '/app/census_target.py', '321', '2'], uid: 1000, gid: 1000, readOnlyRoot: true,
-        mounts: [{ destination: '/app', kind: 'bind', source: FIXTURES, readOnly: true }, { destination: '/scratch', kind: 'tmpfs' }],
+        args: ['python3', '-u', '/app/census_target.py', '321', '2'],
+        uid: 1000,
+        gid: 1000,
+        readOnlyRoot: true,
+        mounts: [
+          { destination: '/app', kind: 'bind', source: FIXTURES, readOnly: true },
+          { destination: '/scratch', kind: 'tmpfs' },
+        ],
       });
       try {
         // the cgroup is runc's, named for the driver, in every hierarchy
-        assert.ok(readFileSync(`/proc/${c.pid}/cgroup`, 'utf8').split('\n').filter(Boolean).every((l) => l.endsWith(c.cg)), readFileSync(`/proc/${c.pid}/cgroup`, 'utf8'));
-        const ready = await new Promise<void>((res) => c.runc.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('ready')) res(); }));
+        assert.ok(
+          readFileSync(`/proc/${c.pid}/cgroup`, 'utf8')
+            .split('\n')
+            .filter(Boolean)
+            .every((l) => l.endsWith(c.cg)),
+          readFileSync(`/proc/${c.pid}/cgroup`, 'utf8'),
+        );
+        const ready = await new Promise<void>((res) =>
+          c.runc.stdout!.on('data', (d: Buffer) => {
+            if (d.toString().includes('ready')) res();
+          }),
+        );
         void ready;
         const e = await exec(c, ['sh', '-c', 'id -u; cat /etc/debian_version; touch /x 2>&1 || echo read-only; touch /scratch/y && echo scratch-ok; ls /proc | grep -c "^[0-9]"'], 1000);
         assert.equal(e.code, 0, e.out);
@@ -96,7 +142,7 @@ describe('runc containers from image bundles', { skip, timeout: 1_800_000 }, () 
     });
   }
 
-  it('the agent image, hostPID and privileged: exec runs its own gdb 16, sh, tar, and sees the node\'s /proc', async () => {
+  it("the agent image, hostPID and privileged: exec runs its own gdb 16, sh, tar, and sees the node's /proc", async () => {
     const c = await run('ghcr.io/kubectl-pyheap/agent:0.1.0', 'cgroupfs', { hostPID: true, privileged: true });
     try {
       const e = await exec(c, ['sh', '-c', `gdb --version | head -n 1; command -v tar; test -d /proc/${process.pid} && echo sees-node; ls /usr/bin/python* 2>/dev/null | wc -l`]);

@@ -19,9 +19,14 @@ let k: Kube;
 
 function kubectl(args: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = execFile('kubectl', ['--kubeconfig', cluster.kubeconfigPath, '--cache-dir', path.join(scratch, 'kube-cache'), ...args], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: scratch } }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
+    const child = execFile(
+      'kubectl',
+      ['--kubeconfig', cluster.kubeconfigPath, '--cache-dir', path.join(scratch, 'kube-cache'), ...args],
+      { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: scratch } },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+      },
+    );
     if (stdin !== undefined) child.stdin!.end(stdin);
   });
 }
@@ -46,7 +51,10 @@ describe('real kubectl against the emulated cluster', () => {
     const rows = lines.slice(1).map((l) => l.split(/\s+/));
     assert.equal(rows.length, 4, r.stdout);
     for (const row of rows) assert.equal(row[2], 'Running', r.stdout);
-    assert.ok(rows.some((row) => /^web-[a-z0-9]+-[a-z0-9]{5}$/.test(row[0]!) && row[1] === '2/2'), r.stdout);
+    assert.ok(
+      rows.some((row) => /^web-[a-z0-9]+-[a-z0-9]{5}$/.test(row[0]!) && row[1] === '2/2'),
+      r.stdout,
+    );
   });
 
   it('kubectl exec: stdout, stderr and a non-zero exit code, as the container sees itself', async () => {
@@ -109,7 +117,10 @@ describe('workloads', () => {
 
   it('StatefulSet and DaemonSet pods; a container holding several Python processes', async () => {
     const sts = await pods('shop', '?labelSelector=app%3Dworkers');
-    assert.deepEqual(sts.map((p) => p.metadata.name), ['workers-0']);
+    assert.deepEqual(
+      sts.map((p) => p.metadata.name),
+      ['workers-0'],
+    );
     assert.equal(sts[0]!.metadata.ownerReferences[0].kind, 'StatefulSet');
     assert.equal(sts[0]!.metadata.labels['statefulset.kubernetes.io/pod-name'], 'workers-0');
     const ds = await pods('shop', '?labelSelector=app%3Dnode-agent');
@@ -136,7 +147,10 @@ describe('selectors', () => {
 
   it('field selectors: metadata.name, spec.nodeName, status.phase; unknown fields are refused', async () => {
     const all = (q: string) => call(k, 'GET', `/api/v1/pods?fieldSelector=${encodeURIComponent(q)}`);
-    assert.deepEqual((await all('metadata.name=solo')).body.items.map((p: Record<string, any>) => p.metadata.name), ['solo']);
+    assert.deepEqual(
+      (await all('metadata.name=solo')).body.items.map((p: Record<string, any>) => p.metadata.name),
+      ['solo'],
+    );
     assert.equal((await all('spec.nodeName=emulated-node-1,status.phase=Running')).body.items.length, 5);
     assert.equal((await all('spec.nodeName=elsewhere')).body.items.length, 0);
     assert.equal((await all('status.phase!=Running')).body.items.length, 0);

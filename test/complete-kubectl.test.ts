@@ -18,9 +18,7 @@ import { ROOT } from './support/cli.js';
 type Obj = Record<string, any>;
 
 const KUBECTL = '/usr/bin/kubectl';
-const skip = !existsSync(KUBECTL) ? `no kubectl at ${KUBECTL}`
-  : process.getuid?.() !== 0 ? 'the emulated cluster needs root'
-    : false;
+const skip = !existsSync(KUBECTL) ? `no kubectl at ${KUBECTL}` : process.getuid?.() !== 0 ? 'the emulated cluster needs root' : false;
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'pyheap-complete-kubectl-'));
 let cluster: ClusterHandle | undefined;
@@ -29,14 +27,20 @@ let twoContexts = '';
 
 const sleeper = (name: string) => ({ name, image: 'debian:12', command: ['sleep', '3600'] });
 const pod = (name: string, namespace: string, containers: Obj[], extra: Obj = {}) => ({
-  apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace, ...(extra.metadata ?? {}) }, spec: { restartPolicy: 'Never', containers, ...(extra.spec ?? {}) },
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name, namespace, ...(extra.metadata ?? {}) },
+  spec: { restartPolicy: 'Never', containers, ...(extra.spec ?? {}) },
 });
 
 /** A directory with kubectl-pyheap and kubectl_complete-pyheap as small scripts running node. */
 function binDir(name: string, cli: string, complete: string): string {
   const dir = path.join(scratch, name);
   mkdirSync(dir);
-  for (const [file, target] of [['kubectl-pyheap', cli], ['kubectl_complete-pyheap', complete]] as const) {
+  for (const [file, target] of [
+    ['kubectl-pyheap', cli],
+    ['kubectl_complete-pyheap', complete],
+  ] as const) {
     writeFileSync(path.join(dir, file), `#!/bin/sh\nexec '${process.execPath}' '${target}' "$@"\n`);
     chmodSync(path.join(dir, file), 0o755);
   }
@@ -59,12 +63,27 @@ before(async () => {
       pod('done', 'default', [{ name: 'x', image: 'debian:12', command: ['sleep', '1'] }]),
       pod('pyheap-agent-abcdefgh', 'default', [sleeper('agent')], { metadata: { labels: { 'app.kubernetes.io/managed-by': 'kubectl-pyheap' } } }),
       pod('cart-1', 'shop', [sleeper('cart')]),
-      { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'default' }, spec: {
-        replicas: 1, selector: { matchLabels: { app: 'web' } },
-        template: { metadata: { labels: { app: 'web' } }, spec: { containers: [sleeper('app'), sleeper('proxy')] } } } },
-      { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'workers', namespace: 'default' }, spec: {
-        replicas: 1, serviceName: 'workers', selector: { matchLabels: { app: 'workers' } },
-        template: { metadata: { labels: { app: 'workers' } }, spec: { containers: [sleeper('worker')] } } } },
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'web', namespace: 'default' },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: { app: 'web' } },
+          template: { metadata: { labels: { app: 'web' } }, spec: { containers: [sleeper('app'), sleeper('proxy')] } },
+        },
+      },
+      {
+        apiVersion: 'apps/v1',
+        kind: 'StatefulSet',
+        metadata: { name: 'workers', namespace: 'default' },
+        spec: {
+          replicas: 1,
+          serviceName: 'workers',
+          selector: { matchLabels: { app: 'workers' } },
+          template: { metadata: { labels: { app: 'workers' } }, spec: { containers: [sleeper('worker')] } },
+        },
+      },
     ],
   });
   kubeconfig = cluster.kubeconfigPath;
@@ -89,8 +108,16 @@ after(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-interface Completion { candidates: string[]; directive: number; stderr: string }
-interface Run { status: number; stdout: string; stderr: string }
+interface Completion {
+  candidates: string[];
+  directive: number;
+  stderr: string;
+}
+interface Run {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
 
 /** Runs a program without blocking this process: the emulated API server runs in it. */
 function run(cmd: string, args: string[], env: Record<string, string>): Promise<Run> {
@@ -198,7 +225,7 @@ describe('kubectl __complete pyheap, against the emulated cluster', { skip, time
     assert.equal(direct.stdout, 'shop\n:4\n');
   });
 
-  it('bash: kubectl\'s own completion script completes `kubectl pyheap ...` through the plugin', async () => {
+  it("bash: kubectl's own completion script completes `kubectl pyheap ...` through the plugin", async () => {
     // bash-completion's _get_comp_words_by_ref, reduced to what kubectl's script asks of it
     const script = `
       _get_comp_words_by_ref() { cur="\${COMP_WORDS[COMP_CWORD]}"; prev="\${COMP_WORDS[COMP_CWORD-1]}"; words=("\${COMP_WORDS[@]}"); cword=$COMP_CWORD; }

@@ -12,14 +12,19 @@ import { after, describe, it } from 'node:test';
 import { completionFlags } from '../src/cli/complete.js';
 import { CLI, ROOT } from './support/cli.js';
 
-describe('completion: the flags are the CLI\'s', () => {
+describe("completion: the flags are the CLI's", () => {
   it('every flag of kubectl pyheap --help, with its alias and type, and no other', () => {
     const help = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8', env: { ...process.env, COLUMNS: '200' } });
     assert.equal(help.status, 0, help.stderr);
     // "  -n, --namespace   text   [string]" (the type may end a continuation line)
-    const entries = help.stdout.split(/\n(?=\s+(?:-\w, )?--[\w-]+\s)/).map((chunk) => /^\s+(?:-(\w), )?--([\w-]+)\s[\s\S]*?\[(string|number|boolean|array)\]/.exec(chunk)).filter((m) => m !== null);
+    const entries = help.stdout
+      .split(/\n(?=\s+(?:-\w, )?--[\w-]+\s)/)
+      .map((chunk) => /^\s+(?:-(\w), )?--([\w-]+)\s[\s\S]*?\[(string|number|boolean|array)\]/.exec(chunk))
+      .filter((m) => m !== null);
     const fromHelp = entries.map((m) => `${m[2]}${m[1] ? ` -${m[1]}` : ''} ${m[3]}`).sort();
-    const ours = completionFlags().map((f) => `${f.name}${f.short ? ` -${f.short}` : ''} ${f.repeatable ? 'array' : f.takesValue ? 'x' : 'boolean'}`).sort();
+    const ours = completionFlags()
+      .map((f) => `${f.name}${f.short ? ` -${f.short}` : ''} ${f.repeatable ? 'array' : f.takesValue ? 'x' : 'boolean'}`)
+      .sort();
     const norm = (s: string) => s.replace(/ (string|number)$/, ' x');
     assert.deepEqual(ours, fromHelp.map(norm), "completion flags and the CLI's --help disagree");
   });
@@ -30,11 +35,15 @@ describe('kubectl_complete-pyheap, the executable', () => {
   after(() => rmSync(home, { recursive: true, force: true }));
   const run = (args: string[], env: Record<string, string> = {}) => {
     const t0 = performance.now();
-    const r = spawnSync(process.execPath, [path.join(ROOT, 'build', 'src', 'completeCli.js'), ...args], { encoding: 'utf8', timeout: 120_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, ...env } });
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'build', 'src', 'completeCli.js'), ...args], {
+      encoding: 'utf8',
+      timeout: 120_000,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, ...env },
+    });
     return { ...r, ms: performance.now() - t0 };
   };
 
-  it('is the package\'s kubectl_complete-pyheap bin, a node script', () => {
+  it("is the package's kubectl_complete-pyheap bin, a node script", () => {
     const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
     assert.equal(pkg.bin['kubectl_complete-pyheap'], 'build/src/completeCli.js');
     assert.match(readFileSync(path.join(ROOT, 'build', 'src', 'completeCli.js'), 'utf8'), /^#!\/usr\/bin\/env node\n/);
@@ -70,6 +79,12 @@ describe('kubectl_complete-pyheap, the executable', () => {
   it('flags need no cluster', () => {
     const r = run(['--con']);
     assert.equal(r.status, 0);
-    assert.deepEqual(r.stdout.split('\n').map((l) => l.split('\t')[0]).sort(), ['', '--container', '--context', ':4']);
+    assert.deepEqual(
+      r.stdout
+        .split('\n')
+        .map((l) => l.split('\t')[0])
+        .sort(),
+      ['', '--container', '--context', ':4'],
+    );
   });
 });

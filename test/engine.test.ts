@@ -18,7 +18,11 @@ const pythons = findInterpreters();
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'pyheap-engine-'));
 after(() => {
   rmSync(scratch, { recursive: true, force: true });
-  assert.deepEqual(liveTargets().map((t) => t.pid), [], 'a test left a target running');
+  assert.deepEqual(
+    liveTargets().map((t) => t.pid),
+    [],
+    'a test left a target running',
+  );
 });
 
 let outCount = 0;
@@ -37,7 +41,10 @@ async function assertUnharmed(t: ContainerTarget): Promise<void> {
   assert.deepEqual(tmpEntries(t.pid), [], 'something was left in the target /tmp');
 }
 
-interface Doc { types: { name: string; count: number }[]; [k: string]: any }
+interface Doc {
+  types: { name: string; count: number }[];
+  [k: string]: any;
+}
 
 async function census(t: ContainerTarget): Promise<Doc> {
   const r = await runCli([`pid/${t.pid}`, '-o', 'json', '--out-dir', outDir(), '--timeout', '60s', '--largest', '40']);
@@ -64,7 +71,10 @@ describe('census, every interpreter of this machine', { skip }, () => {
         await census(t);
         const third = await census(t);
         const fourth = await census(t);
-        assert.deepEqual(fourth.types.map((x) => [x.name, x.count]), third.types.map((x) => [x.name, x.count]));
+        assert.deepEqual(
+          fourth.types.map((x) => [x.name, x.count]),
+          third.types.map((x) => [x.name, x.count]),
+        );
       } finally {
         await t.stop();
       }

@@ -13,13 +13,20 @@ import { findInterpreters } from './support/pythons.js';
 import { ptraceSkip } from './support/ptrace.js';
 
 const skip = ptraceSkip();
-const py = findInterpreters().filter((p) => p.label.startsWith('pyenv')).at(-1) ?? findInterpreters()[0]!;
+const py =
+  findInterpreters()
+    .filter((p) => p.label.startsWith('pyenv'))
+    .at(-1) ?? findInterpreters()[0]!;
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'pyheap-errors-'));
 let n = 0;
 const outDir = () => path.join(scratch, `out-${++n}`);
 after(() => {
   rmSync(scratch, { recursive: true, force: true });
-  assert.deepEqual(liveTargets().map((t) => t.pid), [], 'a test left a target running');
+  assert.deepEqual(
+    liveTargets().map((t) => t.pid),
+    [],
+    'a test left a target running',
+  );
 });
 
 /** One line starting with "error:", no Node stack trace. */
@@ -58,8 +65,22 @@ describe('refusals and failures', { skip, timeout: 300_000 }, () => {
       const view = mkdtempSync(path.join(os.tmpdir(), 'pyheap-nobody-view-'));
       chmodSync(view, 0o755);
       const inView = (p: string) => (p.startsWith(`${ROOT}/`) ? path.join(view, path.relative(ROOT, p)) : p);
-      const nobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--', inView(process.execPath), inView(CLI), `pid/${t.pid}`, '--out-dir', path.join(os.tmpdir(), `pyheap-nobody-${process.pid}`)];
-      const r = spawnSync('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind "$1" "$2" && shift 2 && exec "$@"', 'sh', ROOT, view, ...nobody], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+      const nobody = [
+        'setpriv',
+        '--reuid=65534',
+        '--regid=65534',
+        '--clear-groups',
+        '--',
+        inView(process.execPath),
+        inView(CLI),
+        `pid/${t.pid}`,
+        '--out-dir',
+        path.join(os.tmpdir(), `pyheap-nobody-${process.pid}`),
+      ];
+      const r = spawnSync('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind "$1" "$2" && shift 2 && exec "$@"', 'sh', ROOT, view, ...nobody], {
+        encoding: 'utf8',
+        env: { ...process.env, NO_COLOR: '1' },
+      });
       rmSync(view, { recursive: true });
       assert.equal(r.status, 4, r.stderr);
       oneLineError(r.stderr, /refused ptrace.*CAP_SYS_PTRACE.*ptrace_scope/);

@@ -22,12 +22,14 @@ const agentTmp = path.join(scratch, 'agent-tmp');
 const pidTmp = path.join(scratch, 'pid-agent-tmp'); // TMPDIR of a pid/N run, and so of its agent
 let f: KubeFixture;
 const pod = (name: string) => ({
-  apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default' },
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name, namespace: 'default' },
   spec: withFixtures({ restartPolicy: 'Never', containers: [{ name: 'py', image: 'python:3.13', command: ['python', '/app/census_target.py', '10', '1'], securityContext: { runAsUser: 1000 } }] }),
 });
 // one thread looping without allocating (gdb waits for a safe point), and a SIGUSR1 handler
 // that allocates: what the target does next, after the run
-const SPIN = "import signal\nseen = []\nsignal.signal(signal.SIGUSR1, lambda *a: seen.append([object() for _ in range(99)] + [bytearray(99999)]))\nwhile True:\n    pass";
+const SPIN = 'import signal\nseen = []\nsignal.signal(signal.SIGUSR1, lambda *a: seen.append([object() for _ in range(99)] + [bytearray(99999)]))\nwhile True:\n    pass';
 const spinner = { ...pod('spinner'), spec: { restartPolicy: 'Never', containers: [{ name: 'py', image: 'python:3.13', command: ['python', '-c', SPIN], securityContext: { runAsUser: 1000 } }] } };
 /** Checks still waiting for the payload to clean up after itself (--timeout + 60 s). */
 const deferred: Promise<void>[] = [];
@@ -92,8 +94,24 @@ describe('fault matrix: the agent lost mid-run', { skip, timeout: 240_000 }, () 
       assert.ok(agent, 'agent.sh');
       process.kill(agent, 'SIGSTOP');
       // at the bound the run asks its agent to stop, and to go on (SIGCONT after SIGTERM)
-      const result = await cli.done.finally(() => { try { process.kill(agent, 'SIGCONT'); } catch { /* gone */ } });
-      await assertAftermath({ fault: 'agent gone silent (SIGSTOP)', stage: 'payload running (pid/N)', result, code: 6, error: /the agent gave no result within 62s and was stopped/, target: { pid: t.pid, threads: 2 }, agentTmp: pidTmp, outDir, note: 'resumed and stopped gently' });
+      const result = await cli.done.finally(() => {
+        try {
+          process.kill(agent, 'SIGCONT');
+        } catch {
+          /* gone */
+        }
+      });
+      await assertAftermath({
+        fault: 'agent gone silent (SIGSTOP)',
+        stage: 'payload running (pid/N)',
+        result,
+        code: 6,
+        error: /the agent gave no result within 62s and was stopped/,
+        target: { pid: t.pid, threads: 2 },
+        agentTmp: pidTmp,
+        outDir,
+        note: 'resumed and stopped gently',
+      });
     })().finally(() => t.stop());
     frozen.catch(() => undefined); // reported by the last test, which awaits it
     deferred.push(frozen);
@@ -105,7 +123,17 @@ describe('fault matrix: the agent lost mid-run', { skip, timeout: 240_000 }, () 
     await f.cluster.setSwitches({ execStderrFault: { text: 'PYHEAP injected', action: 'evict' } });
     try {
       const { cli, outDir } = run('evictee', ['--exec', 'import time; time.sleep(1)']);
-      await lost({ fault: 'agent pod evicted', stage: 'payload running', result: await cli.done, code: 9, error: /the agent pod pyheap-agent-\w+ was evicted from its node while the agent was at work \(Evicted: The node was low on resource: memory/, target: t, agentTmp, outDir, note: 'the agent cleaned up in its grace period' });
+      await lost({
+        fault: 'agent pod evicted',
+        stage: 'payload running',
+        result: await cli.done,
+        code: 9,
+        error: /the agent pod pyheap-agent-\w+ was evicted from its node while the agent was at work \(Evicted: The node was low on resource: memory/,
+        target: t,
+        agentTmp,
+        outDir,
+        note: 'the agent cleaned up in its grace period',
+      });
     } finally {
       await f.cluster.setSwitches({ execStderrFault: null });
     }
@@ -119,7 +147,17 @@ describe('fault matrix: the agent lost mid-run', { skip, timeout: 240_000 }, () 
     const name = (await f.cluster.containers()).find((c) => c.agent)?.pod;
     assert.ok(name, 'the agent pod');
     assert.equal((await call(f.k, 'DELETE', `/api/v1/namespaces/default/pods/${name}`)).code, 200);
-    await lost({ fault: 'agent pod deleted', stage: 'payload running', result: await cli.done, code: 9, error: /the agent pod pyheap-agent-\w+ was deleted while the agent was at work/, target: t, agentTmp, outDir, note: 'the agent cleaned up in its grace period' });
+    await lost({
+      fault: 'agent pod deleted',
+      stage: 'payload running',
+      result: await cli.done,
+      code: 9,
+      error: /the agent pod pyheap-agent-\w+ was deleted while the agent was at work/,
+      target: t,
+      agentTmp,
+      outDir,
+      note: 'the agent cleaned up in its grace period',
+    });
   });
 
   it("the node's agent gone silent (frozen) until the run's bound", async () => {
@@ -133,8 +171,25 @@ describe('fault matrix: the agent lost mid-run', { skip, timeout: 240_000 }, () 
     process.kill(agent, 'SIGSTOP');
     // the bound (--timeout + --safepoint-wait + 60 s) hits: the run asks the agent to stop (and
     // to go on: SIGCONT after SIGTERM), which it does, the gentle way
-    const result = await cli.done.finally(() => { try { process.kill(agent, 'SIGCONT'); } catch { /* gone */ } });
-    await assertAftermath({ fault: 'agent gone silent (SIGSTOP)', stage: 'payload running', result, code: 6, error: /the agent gave no result within 62s and was stopped/, target: t, agentTmp, kube: f, outDir, note: 'resumed and stopped gently' });
+    const result = await cli.done.finally(() => {
+      try {
+        process.kill(agent, 'SIGCONT');
+      } catch {
+        /* gone */
+      }
+    });
+    await assertAftermath({
+      fault: 'agent gone silent (SIGSTOP)',
+      stage: 'payload running',
+      result,
+      code: 6,
+      error: /the agent gave no result within 62s and was stopped/,
+      target: t,
+      agentTmp,
+      kube: f,
+      outDir,
+      note: 'resumed and stopped gently',
+    });
   });
 
   /** A run on the spinner, its agent pod deleted (forced, grace 0) while gdb waits with its
@@ -158,7 +213,18 @@ describe('fault matrix: the agent lost mid-run', { skip, timeout: 240_000 }, () 
     const { pid, result, outDir } = await deleteWhileWaiting();
     // the kubelet's SIGTERM (it gives even a forced delete 2 s) reaches the agent through the
     // container's own process: gdb takes its breakpoint out and detaches
-    await assertAftermath({ fault: 'agent pod deleted (forced)', stage: 'gdb attached', result, code: 9, error: /the agent pod pyheap-agent-\w+ was deleted while the agent was at work/, target: { pid, threads: 1 }, agentTmp, kube: f, outDir, note: 'gdb detached within the 2 s grace' });
+    await assertAftermath({
+      fault: 'agent pod deleted (forced)',
+      stage: 'gdb attached',
+      result,
+      code: 9,
+      error: /the agent pod pyheap-agent-\w+ was deleted while the agent was at work/,
+      target: { pid, threads: 1 },
+      agentTmp,
+      kube: f,
+      outDir,
+      note: 'gdb detached within the 2 s grace',
+    });
   });
 
   it('the agent SIGKILLed with no grace (OOM killer, old kubelet hard eviction) while gdb waits for a safe point', {
@@ -168,7 +234,18 @@ describe('fault matrix: the agent lost mid-run', { skip, timeout: 240_000 }, () 
     await f.cluster.setSwitches({ hardKill: true });
     try {
       const { pid, result, outDir } = await deleteWhileWaiting();
-      await assertAftermath({ fault: 'agent pod SIGKILLed', stage: 'gdb attached', result, code: 9, error: /was deleted while the agent was at work/, target: { pid, threads: 1 }, agentTmp: killedTmp, agentKilled: true, kube: f, outDir });
+      await assertAftermath({
+        fault: 'agent pod SIGKILLed',
+        stage: 'gdb attached',
+        result,
+        code: 9,
+        error: /was deleted while the agent was at work/,
+        target: { pid, threads: 1 },
+        agentTmp: killedTmp,
+        agentKilled: true,
+        kube: f,
+        outDir,
+      });
     } finally {
       await f.cluster.setSwitches({ hardKill: false });
     }

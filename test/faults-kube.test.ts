@@ -21,7 +21,9 @@ const agentTmp = path.join(scratch, 'agent-tmp');
 const BIG = path.join(scratch, 'big.py');
 let f: KubeFixture;
 const pod = (name: string, script: string, args: string[] = []) => ({
-  apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default' },
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name, namespace: 'default' },
   spec: withFixtures({ restartPolicy: 'Never', containers: [{ name: 'py', image: 'python:3.13', command: ['python', `/app/${script}`, ...args], securityContext: { runAsUser: 1000 } }] }),
 });
 const ACCEPT = "import socket\ns = socket.socket()\ns.bind(('127.0.0.1', 0))\ns.listen(1)\ns.accept()";
@@ -108,9 +110,13 @@ describe('fault matrix through the emulated cluster', { skip, timeout: 240_000 }
     const term = spawn('python3', [path.join(FIXTURES, 'hangup.py'), 'payload thread started', ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TERM: 'xterm' } });
     let out = '';
     let screen = '';
-    term.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-    term.stderr!.on('data', (d: Buffer) => { screen += d.toString(); });
-    const [status] = await once(term, 'close') as [number];
+    term.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    term.stderr!.on('data', (d: Buffer) => {
+      screen += d.toString();
+    });
+    const [status] = (await once(term, 'close')) as [number];
     assert.equal(status, 0, `the payload never started:\n${screen}`);
     assert.match(screen, /payload thread started/);
     const code = Number(/exit=(\d+)/.exec(out)?.[1] ?? -1);
@@ -121,7 +127,15 @@ describe('fault matrix through the emulated cluster', { skip, timeout: 240_000 }
     const t = await target('app');
     await withSwitches({ execStderrFault: { text: 'PYHEAP injecting', action: 'drop' } }, async () => {
       const { cli, outDir } = run('app');
-      await check({ fault: 'exec dropped', stage: 'injection', result: await cli.done, code: 7, error: /the exec session with agent pod pyheap-agent-\w+ dropped after 0 bytes of results, without an exit status/, target: t, outDir });
+      await check({
+        fault: 'exec dropped',
+        stage: 'injection',
+        result: await cli.done,
+        code: 7,
+        error: /the exec session with agent pod pyheap-agent-\w+ dropped after 0 bytes of results, without an exit status/,
+        target: t,
+        outDir,
+      });
     });
   });
 
@@ -129,7 +143,15 @@ describe('fault matrix through the emulated cluster', { skip, timeout: 240_000 }
     const t = await target('app');
     await withSwitches({ execDropAfterBytes: 1 << 20 }, async () => {
       const { cli, outDir } = run('app', ['--script', BIG]);
-      await check({ fault: 'exec dropped', stage: 'result copying', result: await cli.done, code: 7, error: /the exec session with agent pod pyheap-agent-\w+ dropped after \d+ bytes of results, without an exit status/, target: t, outDir });
+      await check({
+        fault: 'exec dropped',
+        stage: 'result copying',
+        result: await cli.done,
+        code: 7,
+        error: /the exec session with agent pod pyheap-agent-\w+ dropped after \d+ bytes of results, without an exit status/,
+        target: t,
+        outDir,
+      });
     });
   });
 
@@ -139,7 +161,15 @@ describe('fault matrix through the emulated cluster', { skip, timeout: 240_000 }
     await cli.line(/^injecting with gdb/);
     await until('gdb to attach', () => tracerOf(t.pid) !== 0);
     process.kill(t.pid, 'SIGKILL');
-    await check({ fault: 'target exits (SIGKILL)', stage: 'gdb attached', result: await cli.done, code: 3, error: /process \d+ exited during the injection/, target: { ...t, expect: 'gone' }, outDir });
+    await check({
+      fault: 'target exits (SIGKILL)',
+      stage: 'gdb attached',
+      result: await cli.done,
+      code: 3,
+      error: /process \d+ exited during the injection/,
+      target: { ...t, expect: 'gone' },
+      outDir,
+    });
   });
 
   it('the target was stopped (SIGSTOP) before the run: refused, left stopped', async () => {
@@ -148,7 +178,16 @@ describe('fault matrix through the emulated cluster', { skip, timeout: 240_000 }
     try {
       await until('the target to stop', () => procState(t.pid)?.state === 'T');
       const { cli, outDir } = run('app');
-      await check({ fault: 'target stopped (SIGSTOP)', stage: 'before the run', result: await cli.done, code: 5, error: /process \d+ is stopped \(state T\); resume it with kill -CONT/, target: { ...t, expect: 'stopped' }, outDir, note: 'left stopped' });
+      await check({
+        fault: 'target stopped (SIGSTOP)',
+        stage: 'before the run',
+        result: await cli.done,
+        code: 5,
+        error: /process \d+ is stopped \(state T\); resume it with kill -CONT/,
+        target: { ...t, expect: 'stopped' },
+        outDir,
+        note: 'left stopped',
+      });
     } finally {
       process.kill(t.pid, 'SIGCONT');
     }
@@ -158,14 +197,31 @@ describe('fault matrix through the emulated cluster', { skip, timeout: 240_000 }
     const t = await target('app');
     await withOtherDebugger(t.pid, async (tracer) => {
       const { cli, outDir } = run('app');
-      await check({ fault: 'already traced (gdb)', stage: 'before the run', result: await cli.done, code: 5, error: new RegExp(`already traced by PID ${tracer} \\(gdb`), target: { ...t, expect: 'traced', tracer }, outDir, note: 'the other debugger keeps it' });
+      await check({
+        fault: 'already traced (gdb)',
+        stage: 'before the run',
+        result: await cli.done,
+        code: 5,
+        error: new RegExp(`already traced by PID ${tracer} \\(gdb`),
+        target: { ...t, expect: 'traced', tracer },
+        outDir,
+        note: 'the other debugger keeps it',
+      });
     });
   });
 
   it('two runs against the same pod at once: one runs, the other is refused; never two gdbs', async () => {
     const t = await target('app');
     const refused = await oneOfTwoRuns(t.pid, [run('app', ['--exec', 'import time; time.sleep(2)']), run('app', ['--exec', 'import time; time.sleep(2)'])]);
-    await check({ fault: 'two runs at once', stage: 'second run', ...refused, code: 5, error: /process \d+ is being inspected by another kubectl-pyheap run/, target: t, note: 'the other: exit 0; never 2 gdbs' });
+    await check({
+      fault: 'two runs at once',
+      stage: 'second run',
+      ...refused,
+      code: 5,
+      error: /process \d+ is being inspected by another kubectl-pyheap run/,
+      target: t,
+      note: 'the other: exit 0; never 2 gdbs',
+    });
   });
 
   it('gdb missing from the agent image', async () => {
@@ -183,7 +239,16 @@ describe('fault matrix through the emulated cluster', { skip, timeout: 240_000 }
       const { cli, outDir } = run('app', ['--exec', g.code, '--timeout', '10s']);
       const result = await cli.done;
       g.open();
-      await check({ fault: 'payload past --timeout', stage: 'payload running', result, code: 6, error: /the payload did not finish within 10s/, target: { ...t, waitMs: 15_000 }, outDir, note: 'its thread ends once released' });
+      await check({
+        fault: 'payload past --timeout',
+        stage: 'payload running',
+        result,
+        code: 6,
+        error: /the payload did not finish within 10s/,
+        target: { ...t, waitMs: 15_000 },
+        outDir,
+        note: 'its thread ends once released',
+      });
     } finally {
       g.close();
     }
@@ -201,7 +266,15 @@ describe('fault matrix through the emulated cluster', { skip, timeout: 240_000 }
     const t = await target('cbusy');
     const { cli, outDir } = run('cbusy', ['--safepoint-wait', '1s', '--timeout', '2s']);
     const r = await cli.done;
-    await check({ fault: 'main thread busy in C', stage: 'injection', result: r, code: [5, 6], error: /never got the GIL within 2s|reached a safe point within 1s/, target: { ...t, blockedThread: r.code === 6 }, outDir,
-      ...(r.code === 6 ? { note: 'payload thread left waiting for the GIL' } : {}) });
+    await check({
+      fault: 'main thread busy in C',
+      stage: 'injection',
+      result: r,
+      code: [5, 6],
+      error: /never got the GIL within 2s|reached a safe point within 1s/,
+      target: { ...t, blockedThread: r.code === 6 },
+      outDir,
+      ...(r.code === 6 ? { note: 'payload thread left waiting for the GIL' } : {}),
+    });
   });
 });

@@ -14,7 +14,10 @@ import { ptraceSkip } from './support/ptrace.js';
 import { assertAftermath, oneOfTwoRuns, printMatrix, startCli, stopRuns, threadsOf, tracerOf, until, withOtherDebugger, type Aftermath } from './faults-support.js';
 
 const skip = ptraceSkip();
-const py = findInterpreters().filter((p) => p.label.startsWith('pyenv')).at(-1) ?? findInterpreters()[0]!;
+const py =
+  findInterpreters()
+    .filter((p) => p.label.startsWith('pyenv'))
+    .at(-1) ?? findInterpreters()[0]!;
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'pyheap-faults-pid-'));
 const agentTmp = path.join(scratch, 'agent-tmp'); // TMPDIR of the CLI and so of its agent
 const BIG = path.join(scratch, 'big.py');
@@ -41,7 +44,11 @@ after(async () => {
   await idle?.stop();
   printMatrix('fault matrix, pid/N (faults-pid.test.ts)');
   rmSync(scratch, { recursive: true, force: true });
-  assert.deepEqual(liveTargets().map((t) => t.pid), [], 'a test left a target running');
+  assert.deepEqual(
+    liveTargets().map((t) => t.pid),
+    [],
+    'a test left a target running',
+  );
 });
 
 describe('fault matrix through pid/N', { skip, timeout: 180_000 }, () => {
@@ -89,7 +96,15 @@ describe('fault matrix through pid/N', { skip, timeout: 180_000 }, () => {
       await cli.line(/^injecting with gdb/);
       await until('gdb to attach', () => tracerOf(t.pid) !== 0);
       process.kill(t.pid, 'SIGKILL');
-      await check({ fault: 'target exits (SIGKILL)', stage: 'gdb attached', result: await cli.done, code: 3, error: /process \d+ exited during the injection/, target: { pid: t.pid, threads: 0, expect: 'gone' }, outDir });
+      await check({
+        fault: 'target exits (SIGKILL)',
+        stage: 'gdb attached',
+        result: await cli.done,
+        code: 3,
+        error: /process \d+ exited during the injection/,
+        target: { pid: t.pid, threads: 0, expect: 'gone' },
+        outDir,
+      });
     } finally {
       await t.stop();
     }
@@ -100,7 +115,16 @@ describe('fault matrix through pid/N', { skip, timeout: 180_000 }, () => {
     try {
       await until('the target to stop', () => procState(idle.pid)?.state === 'T');
       const { cli, outDir } = run(idle.pid, []);
-      await check({ fault: 'target stopped (SIGSTOP)', stage: 'before the run', result: await cli.done, code: 5, error: /process \d+ is stopped \(state T\); resume it with kill -CONT/, target: { pid: idle.pid, threads: 2, expect: 'stopped' }, outDir, note: 'left stopped' });
+      await check({
+        fault: 'target stopped (SIGSTOP)',
+        stage: 'before the run',
+        result: await cli.done,
+        code: 5,
+        error: /process \d+ is stopped \(state T\); resume it with kill -CONT/,
+        target: { pid: idle.pid, threads: 2, expect: 'stopped' },
+        outDir,
+        note: 'left stopped',
+      });
     } finally {
       process.kill(idle.pid, 'SIGCONT');
     }
@@ -109,23 +133,56 @@ describe('fault matrix through pid/N', { skip, timeout: 180_000 }, () => {
   it('the target is already traced by another debugger', async () => {
     await withOtherDebugger(idle.pid, async (tracer) => {
       const { cli, outDir } = run(idle.pid, []);
-      await check({ fault: 'already traced (gdb)', stage: 'before the run', result: await cli.done, code: 5, error: new RegExp(`already traced by PID ${tracer} \\(gdb`), target: { pid: idle.pid, threads: 2, expect: 'traced', tracer }, outDir, note: 'the other debugger keeps it' });
+      await check({
+        fault: 'already traced (gdb)',
+        stage: 'before the run',
+        result: await cli.done,
+        code: 5,
+        error: new RegExp(`already traced by PID ${tracer} \\(gdb`),
+        target: { pid: idle.pid, threads: 2, expect: 'traced', tracer },
+        outDir,
+        note: 'the other debugger keeps it',
+      });
     });
   });
 
   it('two runs against the same target at once: one runs, the other is refused; never two gdbs', async () => {
     const refused = await oneOfTwoRuns(idle.pid, [run(idle.pid, ['--exec', 'import time; time.sleep(2)']), run(idle.pid, ['--exec', 'import time; time.sleep(2)'])]);
-    await check({ fault: 'two runs at once', stage: 'second run', ...refused, code: 5, error: /process \d+ is being inspected by another kubectl-pyheap run/, target: { pid: idle.pid, threads: 2 }, note: 'the other: exit 0; never 2 gdbs' });
+    await check({
+      fault: 'two runs at once',
+      stage: 'second run',
+      ...refused,
+      code: 5,
+      error: /process \d+ is being inspected by another kubectl-pyheap run/,
+      target: { pid: idle.pid, threads: 2 },
+      note: 'the other: exit 0; never 2 gdbs',
+    });
   });
 
   it('gdb missing where the agent runs', async () => {
     const { cli, outDir } = run(idle.pid, [], { PATH: agentPath(false, scratch) });
-    await check({ fault: 'gdb missing', stage: 'before the run', result: await cli.done, code: 8, error: /gdb is not installed where the agent runs; install gdb/, target: { pid: idle.pid, threads: 2 }, outDir });
+    await check({
+      fault: 'gdb missing',
+      stage: 'before the run',
+      result: await cli.done,
+      code: 8,
+      error: /gdb is not installed where the agent runs; install gdb/,
+      target: { pid: idle.pid, threads: 2 },
+      outDir,
+    });
   });
 
   it('a payload running past --timeout is stopped', async () => {
     const { cli, outDir } = run(idle.pid, ['--exec', 'while True:\n    pass', '--timeout', '2s']);
-    await check({ fault: 'payload past --timeout', stage: 'payload running', result: await cli.done, code: 6, error: /the injected code ran past --timeout and was stopped/, target: { pid: idle.pid, threads: 2 }, outDir });
+    await check({
+      fault: 'payload past --timeout',
+      stage: 'payload running',
+      result: await cli.done,
+      code: 6,
+      error: /the injected code ran past --timeout and was stopped/,
+      target: { pid: idle.pid, threads: 2 },
+      outDir,
+    });
   });
 
   it('an idle target blocked in one system call (accept)', async () => {
@@ -147,8 +204,16 @@ describe('fault matrix through pid/N', { skip, timeout: 180_000 }, () => {
       // sum() allocates on some versions (borrowed at PyObject_Malloc, the payload then waits
       // for the GIL: 6) and not on others (no safe point at all: 5)
       const r = await cli.done;
-      await check({ fault: 'main thread busy in C', stage: 'injection', result: r, code: [5, 6], error: /never got the GIL within 2s|reached a safe point within 1s/, target: { pid: t.pid, threads: 1, blockedThread: r.code === 6 }, outDir,
-        ...(r.code === 6 ? { note: 'payload thread left waiting for the GIL' } : {}) });
+      await check({
+        fault: 'main thread busy in C',
+        stage: 'injection',
+        result: r,
+        code: [5, 6],
+        error: /never got the GIL within 2s|reached a safe point within 1s/,
+        target: { pid: t.pid, threads: 1, blockedThread: r.code === 6 },
+        outDir,
+        ...(r.code === 6 ? { note: 'payload thread left waiting for the GIL' } : {}),
+      });
     } finally {
       await t.stop();
     }

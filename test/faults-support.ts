@@ -13,7 +13,7 @@ import { assertNoAgentPods, type KubeFixture } from './kube-support.js';
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function until(what: string, fn: () => boolean | Promise<boolean>, timeoutMs = 20_000, everyMs = 10): Promise<void> {
-  for (const end = Date.now() + timeoutMs; !(await fn());) {
+  for (const end = Date.now() + timeoutMs; !(await fn()); ) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await sleep(everyMs);
   }
@@ -40,18 +40,26 @@ export function startCli(args: string[], env: Record<string, string> = {}, opts:
   const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   const stderr: string[] = [];
-  child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
+  child.stdout!.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
   const waiters: { re: RegExp; resolve: () => void }[] = [];
   createInterface({ input: child.stderr! }).on('line', (l) => {
     stderr.push(l);
-    for (const w of [...waiters]) if (w.re.test(l)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(); }
+    for (const w of [...waiters])
+      if (w.re.test(l)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
   });
   const killer = setTimeout(() => child.kill('SIGKILL'), 150_000);
-  const done = new Promise<CliResult>((resolve) => child.on('close', (code, signal) => {
-    clearTimeout(killer);
-    running.delete(run);
-    resolve({ code: code ?? (signal ? -1 : -2), stdout, stderr: stderr.join('\n') });
-  }));
+  const done = new Promise<CliResult>((resolve) =>
+    child.on('close', (code, signal) => {
+      clearTimeout(killer);
+      running.delete(run);
+      resolve({ code: code ?? (signal ? -1 : -2), stdout, stderr: stderr.join('\n') });
+    }),
+  );
   const run: CliRun = {
     child,
     done,
@@ -59,7 +67,13 @@ export function startCli(args: string[], env: Record<string, string> = {}, opts:
       if (stderr.some((l) => re.test(l))) return Promise.resolve();
       return new Promise((resolve, reject) => {
         const t = setTimeout(() => reject(new Error(`no stderr line ${re} in ${timeoutMs} ms:\n${stderr.join('\n')}`)), timeoutMs);
-        waiters.push({ re, resolve: () => { clearTimeout(t); resolve(); } });
+        waiters.push({
+          re,
+          resolve: () => {
+            clearTimeout(t);
+            resolve();
+          },
+        });
       });
     },
   };
@@ -68,7 +82,13 @@ export function startCli(args: string[], env: Record<string, string> = {}, opts:
 }
 
 export const tracerOf = (pid: number) => procState(pid)?.tracerPid ?? 0;
-export const threadsOf = (pid: number) => { try { return readdirSync(`/proc/${pid}/task`).length; } catch { return 0; } };
+export const threadsOf = (pid: number) => {
+  try {
+    return readdirSync(`/proc/${pid}/task`).length;
+  } catch {
+    return 0;
+  }
+};
 
 /** gdb processes started against `pid` (`gdb ... -p PID`), wherever they came from; not the
  * child a gdb forks for its ptrace self-check (same command line, a gdb as its parent). */
@@ -80,23 +100,46 @@ export function gdbsOn(pid: number): number[] {
       if (/(^|\/)gdb$/.test(argv[0] ?? '') && argv.some((a, i) => a === '-p' && argv[i + 1] === String(pid))) {
         found.set(Number(p), Number(/\) \S+ (\d+)/.exec(readFileSync(`/proc/${p}/stat`, 'utf8'))![1]));
       }
-    } catch { /* exited */ }
+    } catch {
+      /* exited */
+    }
   }
   return [...found].filter(([, parent]) => !found.has(parent)).map(([p]) => p);
 }
 
 /** The first of `pids`' descendants whose argv passes `match`. */
 export function descendant(pids: number[], match: (argv: string[]) => boolean): number | undefined {
-  const all = readdirSync('/proc').filter((x) => /^\d+$/.test(x)).map(Number);
+  const all = readdirSync('/proc')
+    .filter((x) => /^\d+$/.test(x))
+    .map(Number);
   const parent = new Map<number, number>();
   for (const p of all) {
-    try { parent.set(p, Number(/\) \S+ (\d+)/.exec(readFileSync(`/proc/${p}/stat`, 'utf8'))![1])); } catch { /* exited */ }
+    try {
+      parent.set(p, Number(/\) \S+ (\d+)/.exec(readFileSync(`/proc/${p}/stat`, 'utf8'))![1]));
+    } catch {
+      /* exited */
+    }
   }
-  const under = (p: number): boolean => { for (let q = parent.get(p); q; q = parent.get(q)) if (pids.includes(q)) return true; return false; };
-  return all.find((p) => { try { return under(p) && match(readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0')); } catch { return false; } });
+  const under = (p: number): boolean => {
+    for (let q = parent.get(p); q; q = parent.get(q)) if (pids.includes(q)) return true;
+    return false;
+  };
+  return all.find((p) => {
+    try {
+      return under(p) && match(readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0'));
+    } catch {
+      return false;
+    }
+  });
 }
 
-export interface Row { fault: string; stage: string; code: string; error: string; ok: string }
+export interface Row {
+  fault: string;
+  stage: string;
+  code: string;
+  error: string;
+  ok: string;
+}
 const rows: Row[] = [];
 
 export interface Aftermath {
@@ -140,7 +183,15 @@ const firstError = (stderr: string) => stderr.split('\n').find((l) => l.startsWi
  * output directory left by a failed run. Records the row, failed or not. */
 export async function assertAftermath(a: Aftermath): Promise<void> {
   const codes = Array.isArray(a.code) ? a.code : [a.code];
-  const row: Row = { fault: a.fault, stage: a.stage, code: String(a.result.code), error: firstError(a.result.stderr).replace(/^error: /, '').split('; ')[0]!, ok: '' };
+  const row: Row = {
+    fault: a.fault,
+    stage: a.stage,
+    code: String(a.result.code),
+    error: firstError(a.result.stderr)
+      .replace(/^error: /, '')
+      .split('; ')[0]!,
+    ok: '',
+  };
   rows.push(row);
   try {
     assert.ok(codes.includes(a.result.code), `exit code ${a.result.code}, expected ${codes.join(' or ')}:\n${a.result.stderr}`);
@@ -176,7 +227,14 @@ async function targetAftermath(t: NonNullable<Aftermath['target']>): Promise<voi
   const dirs = t.dirs ?? ['/tmp'];
   const expect = t.expect ?? 'running';
   if (expect === 'gone') {
-    await until(`process ${t.pid} to be gone`, () => { const s = procState(t.pid); return !s || s.state === 'Z'; }, 5000);
+    await until(
+      `process ${t.pid} to be gone`,
+      () => {
+        const s = procState(t.pid);
+        return !s || s.state === 'Z';
+      },
+      5000,
+    );
     return;
   }
   const ours = () => dirs.flatMap((d) => tmpEntries(t.pid, d).map((e) => `${d}/${e}`));
@@ -189,7 +247,11 @@ async function targetAftermath(t: NonNullable<Aftermath['target']>): Promise<voi
   const states = { running: /^[SRD]$/, stopped: /^T$/, traced: /^[SRDt]$/ }[expect];
   assert.match(s.state, states, `the target is in state ${s.state}`);
   assert.equal(s.tracerPid, expect === 'traced' ? t.tracer : 0, 'tracer of the target');
-  assert.deepEqual(gdbsOn(t.pid).filter((g) => g !== t.tracer), [], 'a gdb of ours is still on the target');
+  assert.deepEqual(
+    gdbsOn(t.pid).filter((g) => g !== t.tracer),
+    [],
+    'a gdb of ours is still on the target',
+  );
   assert.equal(threadsOf(t.pid), threads, 'the payload thread is still there');
   assert.deepEqual(ours(), [], 'something of ours stays in the target');
 }
@@ -198,8 +260,8 @@ async function targetAftermath(t: NonNullable<Aftermath['target']>): Promise<voi
 export function printMatrix(title: string): void {
   const head: Row = { fault: 'fault', stage: 'stage', code: 'exit', error: 'error line', ok: 'aftermath' };
   const all = [head, ...rows];
-  const cols = (['fault', 'stage', 'code', 'error', 'ok'] as const);
-  const width = Object.fromEntries(cols.map((c) => [c, Math.max(...all.map((r) => r[c].length))])) as Record<typeof cols[number], number>;
+  const cols = ['fault', 'stage', 'code', 'error', 'ok'] as const;
+  const width = Object.fromEntries(cols.map((c) => [c, Math.max(...all.map((r) => r[c].length))])) as Record<(typeof cols)[number], number>;
   const line = (r: Row) => `| ${cols.map((c) => r[c].padEnd(width[c])).join(' | ')} |`;
   const out = [`\n${title}`, line(head), `|${cols.map((c) => '-'.repeat(width[c] + 2)).join('|')}|`, ...rows.map(line), ''];
   process.stderr.write(`${out.join('\n')}\n`);
@@ -226,7 +288,9 @@ export async function withOtherDebugger(pid: number, fn: (tracer: number) => Pro
  * with never more than one gdb on the target. Returns the refused run, for its aftermath. */
 export async function oneOfTwoRuns(pid: number, runs: { cli: CliRun; outDir: string }[]): Promise<{ result: CliResult; outDir: string }> {
   let most = 0;
-  const sampler = setInterval(() => { most = Math.max(most, gdbsOn(pid).length); }, 5);
+  const sampler = setInterval(() => {
+    most = Math.max(most, gdbsOn(pid).length);
+  }, 5);
   const results = await Promise.all(runs.map((r) => r.cli.done)).finally(() => clearInterval(sampler));
   const lost = results.findIndex((r) => r.code !== 0);
   assert.deepEqual(results.map((r) => r.code).sort(), [0, 5], results.map((r) => r.stderr).join('\n---\n'));

@@ -31,7 +31,12 @@ const pythons = findInterpreters().filter((p) => p.label.startsWith('pyenv'));
 const picks = [pythons.find((p) => p.version[1] <= 10), pythons.at(-1)].filter((p) => p !== undefined);
 
 describe('finding the leak, pid/N', { skip }, () => {
-  after(() => assert.deepEqual(liveTargets().map((t) => t.pid), []));
+  after(() =>
+    assert.deepEqual(
+      liveTargets().map((t) => t.pid),
+      [],
+    ),
+  );
   for (const py of picks) {
     it(`${py.label}: growth, chains, stacks, allocation sites, retained sizes`, async () => {
       const t: ContainerTarget = await startContainer({ python: py, script: path.join(FIXTURES, 'leak_target.py'), uid: 1000 });
@@ -65,8 +70,14 @@ describe('finding the leak, pid/N', { skip }, () => {
     try {
       const r = await runCli([`pid/${t.pid}`, '--growth', '1s', '--stacks', '--trace', '1s', '--snapshot', '--top', '5', '--out-dir', outDir()]);
       assert.equal(r.code, 0, r.stderr);
-      for (const re of [/growth over 1 s/, /what holds __main__\.Record:\n {2}module __main__ \.STORE \['records'\] \[\d+\] -> __main__\.Record/,
-        /allocation sites that grew over 1 s/, /thread parker-1 \(daemon\):/, /retained size/, /only allocations made after/i]) {
+      for (const re of [
+        /growth over 1 s/,
+        /what holds __main__\.Record:\n {2}module __main__ \.STORE \['records'\] \[\d+\] -> __main__\.Record/,
+        /allocation sites that grew over 1 s/,
+        /thread parker-1 \(daemon\):/,
+        /retained size/,
+        /only allocations made after/i,
+      ]) {
         assert.match(r.stdout, re);
       }
     } finally {
@@ -94,12 +105,23 @@ describe('finding the leak, through the emulated cluster', { skip }, () => {
     const cluster = await startCluster({
       cgroupLayout: 'systemd',
       switches: { agentStartDelayMs: 50 },
-      objects: [{ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'leaky', namespace: 'default' }, spec: withFixtures({ restartPolicy: 'Never', containers: [
-        { name: 'app', image: `python:3.${picks.at(-1)!.version[1]}`, command: ['python', '/app/leak_target.py'], securityContext: { runAsUser: 1000, runAsGroup: 1000 } }] }) }],
+      objects: [
+        {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name: 'leaky', namespace: 'default' },
+          spec: withFixtures({
+            restartPolicy: 'Never',
+            containers: [{ name: 'app', image: `python:3.${picks.at(-1)!.version[1]}`, command: ['python', '/app/leak_target.py'], securityContext: { runAsUser: 1000, runAsGroup: 1000 } }],
+          }),
+        },
+      ],
     });
     f = fixture(cluster, mkdtempSync(path.join(scratch, 'kube-')));
   });
-  after(async () => { await f?.cluster.stop(); });
+  after(async () => {
+    await f?.cluster.stop();
+  });
 
   it('the same findings for a pod, and no agent pod left', async () => {
     const r = await pyheap(f, ['leaky', ...ARGS]);

@@ -19,26 +19,47 @@ const MAIN = path.join(ROOT, 'build', 'tools', 'images', 'main.js');
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'pyheap-images-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
-interface Run { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
-interface Builder { pid: number; done: Promise<Run>; line(re: RegExp): Promise<void>; kill(): void }
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+interface Builder {
+  pid: number;
+  done: Promise<Run>;
+  line(re: RegExp): Promise<void>;
+  kill(): void;
+}
 
 function builder(args: string[], env: Record<string, string>): Builder {
   const child = spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   const lines: string[] = [];
   const waiters: [RegExp, () => void][] = [];
-  child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
   createInterface({ input: child.stderr }).on('line', (l) => {
     lines.push(l);
-    for (const w of [...waiters]) if (w[0].test(l)) { waiters.splice(waiters.indexOf(w), 1); w[1](); }
+    for (const w of [...waiters])
+      if (w[0].test(l)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w[1]();
+      }
   });
   const done = new Promise<Run>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr: lines.join('\n') })));
   return {
-    pid: child.pid!, done, kill: () => child.kill('SIGKILL'),
-    line: (re) => (lines.some((l) => re.test(l)) ? Promise.resolve() : new Promise<void>((resolve, reject) => {
-      waiters.push([re, resolve]);
-      void done.then((r) => reject(new Error(`exited (${r.code}) before a line ${re}:\n${r.stderr}`)));
-    })),
+    pid: child.pid!,
+    done,
+    kill: () => child.kill('SIGKILL'),
+    line: (re) =>
+      lines.some((l) => re.test(l))
+        ? Promise.resolve()
+        : new Promise<void>((resolve, reject) => {
+            waiters.push([re, resolve]);
+            void done.then((r) => reject(new Error(`exited (${r.code}) before a line ${re}:\n${r.stderr}`)));
+          }),
   };
 }
 
@@ -49,7 +70,8 @@ function fixture(text: string) {
   mkdirSync(path.join(base, 'etc'), { recursive: true });
   writeFileSync(path.join(base, 'etc', 'os-release'), 'ID=tiny\n');
   const recipeFile = path.join(dir, 'recipes.json');
-  const write = (t: string) => writeFileSync(recipeFile, JSON.stringify([{ name: 'tiny', what: 'a host directory', base: { dir: base }, packages: [], steps: [{ kind: 'write', path: '/etc/message', text: t }], checks: [] }]));
+  const write = (t: string) =>
+    writeFileSync(recipeFile, JSON.stringify([{ name: 'tiny', what: 'a host directory', base: { dir: base }, packages: [], steps: [{ kind: 'write', path: '/etc/message', text: t }], checks: [] }]));
   write(text);
   const cache = path.join(dir, 'cache');
   const hold = path.join(dir, 'hold');
@@ -61,16 +83,32 @@ const entries = (cache: string) => (existsSync(cache) ? readdirSync(cache).sort(
 describe('image names', () => {
   it('maps the names manifests use to recipes, and nothing else', () => {
     const table: [string, string | undefined][] = [
-      ['ghcr.io/kubectl-pyheap/agent:0.1.0', 'agent'], ['ghcr.io/kubectl-pyheap/agent:latest', 'agent'],
-      ['python:3.14', 'python-3.14'], ['python:3.15-slim', 'python-3.15'], ['docker.io/library/python:3.12-bookworm', 'python-3.12'],
-      ['python:3.8.18-slim-bookworm', 'python-3.8'], ['python:3.13', 'python-3.13'],
-      ['debian:12', 'debian-12'], ['debian:bookworm', 'debian-12'], ['debian:bookworm-slim', 'debian-12'],
+      ['ghcr.io/kubectl-pyheap/agent:0.1.0', 'agent'],
+      ['ghcr.io/kubectl-pyheap/agent:latest', 'agent'],
+      ['python:3.14', 'python-3.14'],
+      ['python:3.15-slim', 'python-3.15'],
+      ['docker.io/library/python:3.12-bookworm', 'python-3.12'],
+      ['python:3.8.18-slim-bookworm', 'python-3.8'],
+      ['python:3.13', 'python-3.13'],
+      ['debian:12', 'debian-12'],
+      ['debian:bookworm', 'debian-12'],
+      ['debian:bookworm-slim', 'debian-12'],
       ['robustadev/debug-toolkit:v6.0', 'debug-toolkit-v6.0'],
-      ['python:3.7', undefined], ['python:3', undefined], ['python', undefined], ['debian:13', undefined],
-      ['robustadev/debug-toolkit:v7.0.1', undefined], ['busybox:1.36', undefined], ['ghcr.io/other/agent:1', undefined],
+      ['python:3.7', undefined],
+      ['python:3', undefined],
+      ['python', undefined],
+      ['debian:13', undefined],
+      ['robustadev/debug-toolkit:v7.0.1', undefined],
+      ['busybox:1.36', undefined],
+      ['ghcr.io/other/agent:1', undefined],
     ];
     for (const [image, want] of table) assert.equal(recipeNameFor(image), want, image);
-    for (const [, want] of table) if (want) assert.ok(recipes().some((r) => r.name === want), want);
+    for (const [, want] of table)
+      if (want)
+        assert.ok(
+          recipes().some((r) => r.name === want),
+          want,
+        );
   });
 
   it('the agent image is made from the package list that manifests/Dockerfile installs', () => {
@@ -124,7 +162,11 @@ describe('the image cache', () => {
     await a.line(/holding until/); // built, lock held, not yet renamed into place
     const b = builder(f.args('build', 'tiny'), f.env);
     await b.line(new RegExp(`waiting for PID ${a.pid}, which is building tiny-`));
-    assert.deepEqual(entries(f.cache).filter((e) => !e.startsWith('.') && !e.endsWith('.lock')), [], 'nothing in place yet');
+    assert.deepEqual(
+      entries(f.cache).filter((e) => !e.startsWith('.') && !e.endsWith('.lock')),
+      [],
+      'nothing in place yet',
+    );
     writeFileSync(f.hold, '');
     const [ra, rb] = await Promise.all([a.done, b.done]);
     assert.equal(ra.code, 0, ra.stderr);
@@ -142,7 +184,10 @@ describe('the image cache', () => {
     await a.line(/holding until/);
     a.kill();
     await a.done;
-    assert.ok(entries(f.cache).some((e) => e.startsWith('.tmp-tiny-')), 'the killed build left its temporary directory');
+    assert.ok(
+      entries(f.cache).some((e) => e.startsWith('.tmp-tiny-')),
+      'the killed build left its temporary directory',
+    );
     const b = await builder(f.args('build', 'tiny'), f.env).done;
     assert.equal(b.code, 0, b.stderr);
     assert.match(b.stderr, new RegExp(`removing the stale lock of PID ${a.pid}, which is gone`));

@@ -21,7 +21,11 @@ const skip = ptraceSkip();
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'pyheap-images-pid-'));
 after(() => {
   rmSync(scratch, { recursive: true, force: true });
-  assert.deepEqual(liveImageTargets().map((t) => t.pid), [], 'a test left a target running');
+  assert.deepEqual(
+    liveImageTargets().map((t) => t.pid),
+    [],
+    'a test left a target running',
+  );
 });
 let n = 0;
 const outDir = () => path.join(scratch, `out-${++n}`);
@@ -40,15 +44,22 @@ const IMAGES: { image: string; minor: number; layout: RegExp }[] = [
 /** The `sleep` that a `gdb -ex 'shell exec sleep N'` runs, once it runs it. */
 function sleeperOf(gdbPid: number): number | undefined {
   let children: string[] = [];
-  try { children = readFileSync(`/proc/${gdbPid}/task/${gdbPid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean); } catch { return undefined; }
+  try {
+    children = readFileSync(`/proc/${gdbPid}/task/${gdbPid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  } catch {
+    return undefined;
+  }
   for (const c of children) {
-    try { if (readFileSync(`/proc/${c}/cmdline`, 'utf8').startsWith('sleep\0')) return Number(c); } catch { /* gone */ }
+    try {
+      if (readFileSync(`/proc/${c}/cmdline`, 'utf8').startsWith('sleep\0')) return Number(c);
+    } catch {
+      /* gone */
+    }
   }
   return undefined;
 }
 
-const start = (image: string, script: string, args: string[] = []) =>
-  startImageTarget({ image, command: ['python3', '-u', `/app/${script}`, ...args], appDir: FIXTURES, uid: 1000 });
+const start = (image: string, script: string, args: string[] = []) => startImageTarget({ image, command: ['python3', '-u', `/app/${script}`, ...args], appDir: FIXTURES, uid: 1000 });
 
 /** The payload thread lingers until the agent removed its directory: wait for it to go. */
 async function settled(t: ImageTarget, baseThreads: number): Promise<void> {
@@ -66,7 +77,12 @@ function oneLineError(stderr: string, pattern: RegExp): void {
 
 for (const img of IMAGES) {
   describe(`pid/N in the image ${img.image} (Python 3.${img.minor})`, { skip }, () => {
-    before(async () => { await ensureImage(img.image); }, { timeout: 1_800_000 });
+    before(
+      async () => {
+        await ensureImage(img.image);
+      },
+      { timeout: 1_800_000 },
+    );
 
     describe('census and injected code', () => {
       let t: ImageTarget;
@@ -75,7 +91,9 @@ for (const img of IMAGES) {
         t = await start(img.image, 'census_target.py', ['1234', '5']);
         base = threads(t.pid);
       });
-      after(async () => { await t?.stop(); });
+      after(async () => {
+        await t?.stop();
+      });
 
       const census = async () => {
         const r = await runCli([`pid/${t.pid}`, '-o', 'json', '--out-dir', outDir(), '--timeout', '60s', '--largest', '40']);
@@ -85,7 +103,7 @@ for (const img of IMAGES) {
         return JSON.parse(r.stdout) as Obj;
       };
 
-      it('exact counts of tracked and untracked objects; the image\'s own interpreter; a memory report', async () => {
+      it("exact counts of tracked and untracked objects; the image's own interpreter; a memory report", async () => {
         const doc = await census();
         checkCensus(doc, img.minor, { markers: 1234, k: 5, pid: t.pid });
         // the interpreter of the image: Debian's static executable, or the official shared libpython
@@ -94,7 +112,10 @@ for (const img of IMAGES) {
         await census();
         const third = await census();
         const fourth = await census();
-        assert.deepEqual(fourth.types.map((x: Obj) => [x.name, x.count]), third.types.map((x: Obj) => [x.name, x.count]));
+        assert.deepEqual(
+          fourth.types.map((x: Obj) => [x.name, x.count]),
+          third.types.map((x: Obj) => [x.name, x.count]),
+        );
       });
 
       for (const c of INJECTED_FAILURES) {
@@ -125,7 +146,10 @@ for (const img of IMAGES) {
         const doc = JSON.parse(r.stdout) as Obj;
         checkFindings(doc);
         for (const p of (doc.threads as Obj[]).filter((x) => /^parker-\d$/.test(x.name))) {
-          assert.ok((p.frames as Obj[]).some((fr) => fr.file === '/app/leak_target.py'), 'the file as the target sees it');
+          assert.ok(
+            (p.frames as Obj[]).some((fr) => fr.file === '/app/leak_target.py'),
+            'the file as the target sees it',
+          );
         }
         const file = path.join(dir, 'snapshot.pyheap');
         assert.ok(existsSync(file));
@@ -175,7 +199,12 @@ for (const img of IMAGES) {
         } finally {
           // gdb's shell child (the sleep) is ended by PID; gdb then detaches and exits
           const sleeper = sleeperOf(gdbPid);
-          if (sleeper) try { process.kill(sleeper, 'SIGKILL'); } catch { /* gone */ }
+          if (sleeper)
+            try {
+              process.kill(sleeper, 'SIGKILL');
+            } catch {
+              /* gone */
+            }
           else other.kill('SIGTERM');
           await otherExit;
           assert.equal(healthy(t.pid), null);

@@ -36,7 +36,11 @@ describe('the manifest template', () => {
       const plat = built.find((b) => archiveName(version, b) === basename(p.uri!))!;
       assert.deepEqual(p.selector, { matchLabels: { os: plat.os, arch: plat.arch } });
       assert.equal(p.bin, plat.exe);
-      assert.deepEqual(p.files, [{ from: plat.exe, to: '.' }, { from: plat.completion.name, to: '.' }, { from: 'LICENSE', to: '.' }]);
+      assert.deepEqual(p.files, [
+        { from: plat.exe, to: '.' },
+        { from: plat.completion.name, to: '.' },
+        { from: 'LICENSE', to: '.' },
+      ]);
       assert.match(p.uri!, new RegExp(`/releases/download/v${version.replace(/\./g, '\\.')}/`));
     }
   });
@@ -46,7 +50,10 @@ describe('the manifest template', () => {
     assert.equal(r.omitted.length, 1);
     const d = parseManifest(r.text);
     assert.deepEqual(validateManifest('pyheap.yaml', d), []);
-    assert.deepEqual(d.spec?.platforms?.map((p) => p.selector?.matchLabels?.os), ['linux', 'linux', 'windows']);
+    assert.deepEqual(
+      d.spec?.platforms?.map((p) => p.selector?.matchLabels?.os),
+      ['linux', 'linux', 'windows'],
+    );
     assert.deepEqual({ ...d, spec: { ...d.spec, platforms: [] } }, { ...doc, spec: { ...doc.spec, platforms: [] } });
   });
 
@@ -64,35 +71,164 @@ describe('the manifest template', () => {
 
   // krew's rules, each broken once
   const broken: [string, (d: KrewPlugin) => void, RegExp, string?][] = [
-    ['another apiVersion', (d) => { d.apiVersion = 'krew.googlecontainertools.github.com/v1alpha1'; }, /apiVersion/],
-    ['another kind', (d) => { d.kind = 'Plugins'; }, /kind is Plugins/],
-    ['a name that is not the file name', (d) => { d.metadata!.name = 'py-heap'; }, /metadata.name is py-heap/],
+    [
+      'another apiVersion',
+      (d) => {
+        d.apiVersion = 'krew.googlecontainertools.github.com/v1alpha1';
+      },
+      /apiVersion/,
+    ],
+    [
+      'another kind',
+      (d) => {
+        d.kind = 'Plugins';
+      },
+      /kind is Plugins/,
+    ],
+    [
+      'a name that is not the file name',
+      (d) => {
+        d.metadata!.name = 'py-heap';
+      },
+      /metadata.name is py-heap/,
+    ],
     ['a file not ending in .yaml', () => {}, /must end in \.yaml/, 'pyheap.yml'],
-    ['a version without its v', (d) => { d.spec!.version = version; }, /not semver with a leading v/],
-    ['a version that is not semver', (d) => { d.spec!.version = 'v1.2'; }, /not semver/],
-    ['no shortDescription', (d) => { delete d.spec!.shortDescription; }, /shortDescription is missing/],
-    ['a shortDescription of two lines', (d) => { d.spec!.shortDescription = 'one\ntwo'; }, /one line/],
-    ['no description', (d) => { d.spec!.description = ''; }, /description is missing/],
-    ['a long description line', (d) => { d.spec!.description = `${'word '.repeat(20)}\n`; }, /over 80 characters/],
-    ['no platforms', (d) => { d.spec!.platforms = []; }, /platforms is empty/],
-    ['a .tgz uri', (d) => { d.spec!.platforms![0]!.uri = 'https://example.invalid/a.tgz'; }, /neither \.tar\.gz nor \.zip/],
-    ['an uppercase sha256', (d) => { d.spec!.platforms![0]!.sha256 = 'A'.repeat(64); }, /64 lowercase hex/],
-    ['a short sha256', (d) => { d.spec!.platforms![0]!.sha256 = 'a'.repeat(63); }, /64 lowercase hex/],
-    ['no bin', (d) => { delete d.spec!.platforms![0]!.bin; }, /bin is missing/],
-    ['no files', (d) => { d.spec!.platforms![0]!.files = []; }, /files is empty/],
-    ['an unclean files.to', (d) => { d.spec!.platforms![0]!.files![0]!.to = './bin/'; }, /clean relative to/],
-    ['a Windows bin without .exe', (d) => { d.spec!.platforms!.at(-1)!.bin = 'kubectl-pyheap'; }, /must end in \.exe on Windows/],
-    ['a selector on another key', (d) => { d.spec!.platforms![0]!.selector = { matchLabels: { os: 'linux', distro: 'debian' } }; }, /key distro is not supported/],
-    ['no selector', (d) => { delete d.spec!.platforms![0]!.selector; }, /selector is missing/],
-    ['a selector matching nothing', (d) => { d.spec!.platforms![0]!.selector = { matchLabels: { os: 'plan9' } }; }, /matches no platform/],
-    ['overlapping selectors', (d) => { d.spec!.platforms![1]!.selector = { matchExpressions: [{ key: 'os', operator: 'In', values: ['linux'] }] }; }, /all select linux\/amd64/],
+    [
+      'a version without its v',
+      (d) => {
+        d.spec!.version = version;
+      },
+      /not semver with a leading v/,
+    ],
+    [
+      'a version that is not semver',
+      (d) => {
+        d.spec!.version = 'v1.2';
+      },
+      /not semver/,
+    ],
+    [
+      'no shortDescription',
+      (d) => {
+        delete d.spec!.shortDescription;
+      },
+      /shortDescription is missing/,
+    ],
+    [
+      'a shortDescription of two lines',
+      (d) => {
+        d.spec!.shortDescription = 'one\ntwo';
+      },
+      /one line/,
+    ],
+    [
+      'no description',
+      (d) => {
+        d.spec!.description = '';
+      },
+      /description is missing/,
+    ],
+    [
+      'a long description line',
+      (d) => {
+        d.spec!.description = `${'word '.repeat(20)}\n`;
+      },
+      /over 80 characters/,
+    ],
+    [
+      'no platforms',
+      (d) => {
+        d.spec!.platforms = [];
+      },
+      /platforms is empty/,
+    ],
+    [
+      'a .tgz uri',
+      (d) => {
+        d.spec!.platforms![0]!.uri = 'https://example.invalid/a.tgz';
+      },
+      /neither \.tar\.gz nor \.zip/,
+    ],
+    [
+      'an uppercase sha256',
+      (d) => {
+        d.spec!.platforms![0]!.sha256 = 'A'.repeat(64);
+      },
+      /64 lowercase hex/,
+    ],
+    [
+      'a short sha256',
+      (d) => {
+        d.spec!.platforms![0]!.sha256 = 'a'.repeat(63);
+      },
+      /64 lowercase hex/,
+    ],
+    [
+      'no bin',
+      (d) => {
+        delete d.spec!.platforms![0]!.bin;
+      },
+      /bin is missing/,
+    ],
+    [
+      'no files',
+      (d) => {
+        d.spec!.platforms![0]!.files = [];
+      },
+      /files is empty/,
+    ],
+    [
+      'an unclean files.to',
+      (d) => {
+        d.spec!.platforms![0]!.files![0]!.to = './bin/';
+      },
+      /clean relative to/,
+    ],
+    [
+      'a Windows bin without .exe',
+      (d) => {
+        d.spec!.platforms!.at(-1)!.bin = 'kubectl-pyheap';
+      },
+      /must end in \.exe on Windows/,
+    ],
+    [
+      'a selector on another key',
+      (d) => {
+        d.spec!.platforms![0]!.selector = { matchLabels: { os: 'linux', distro: 'debian' } };
+      },
+      /key distro is not supported/,
+    ],
+    [
+      'no selector',
+      (d) => {
+        delete d.spec!.platforms![0]!.selector;
+      },
+      /selector is missing/,
+    ],
+    [
+      'a selector matching nothing',
+      (d) => {
+        d.spec!.platforms![0]!.selector = { matchLabels: { os: 'plan9' } };
+      },
+      /matches no platform/,
+    ],
+    [
+      'overlapping selectors',
+      (d) => {
+        d.spec!.platforms![1]!.selector = { matchExpressions: [{ key: 'os', operator: 'In', values: ['linux'] }] };
+      },
+      /all select linux\/amd64/,
+    ],
   ];
   for (const [name, breakIt, pattern, file] of broken) {
     it(`refuses ${name}`, () => {
       const d = clone(doc);
       breakIt(d);
       const errors = validateManifest(file ?? 'pyheap.yaml', d);
-      assert.ok(errors.some((e) => pattern.test(e)), `expected ${pattern}, got ${JSON.stringify(errors)}`);
+      assert.ok(
+        errors.some((e) => pattern.test(e)),
+        `expected ${pattern}, got ${JSON.stringify(errors)}`,
+      );
     });
   }
 });
@@ -111,7 +247,10 @@ describe('a krew install of the linux/amd64 archive', { skip: process.platform =
     assert.deepEqual(installed.files.map((f) => path.relative(path.join(krewRoot, 'store', 'pyheap', `v${version}`), f)).sort(), ['LICENSE', 'kubectl-pyheap', 'kubectl_complete-pyheap']);
 
     // a tampered archive is refused
-    await assert.rejects(krewInstall({ krewRoot: path.join(scratch, 'krew2'), name: 'pyheap', version: 'v0', platform: { ...platform, sha256: '0'.repeat(64) }, archive: linux.archive }), /checksum does not match/);
+    await assert.rejects(
+      krewInstall({ krewRoot: path.join(scratch, 'krew2'), name: 'pyheap', version: 'v0', platform: { ...platform, sha256: '0'.repeat(64) }, archive: linux.archive }),
+      /checksum does not match/,
+    );
 
     const kubectl = '/usr/bin/kubectl';
     assert.ok(existsSync(kubectl), 'kubectl is needed at /usr/bin/kubectl');

@@ -17,13 +17,25 @@ type Obj = Record<string, any>;
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'pyheap-kube-config-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
-const kc = (doc: Obj) => { const k = new KubeConfig(); k.loadFromString(JSON.stringify(doc)); return k; };
+const kc = (doc: Obj) => {
+  const k = new KubeConfig();
+  k.loadFromString(JSON.stringify(doc));
+  return k;
+};
 const cluster = (name: string, server: string) => ({ name, cluster: { server } });
 const ctx = (name: string, c: string, user: string, namespace?: string) => ({ name, context: { cluster: c, user, ...(namespace ? { namespace } : {}) } });
 
 describe('kubeconfig rules (pure)', () => {
   const a = kc({ clusters: [cluster('c1', 'https://a:6443')], users: [{ name: 'u1', user: { token: 'A' } }], contexts: [ctx('one', 'c1', 'u1', 'team-a')], 'current-context': 'one' });
-  const b = kc({ clusters: [cluster('c1', 'https://b:6443'), cluster('c2', 'https://c2:6443')], users: [{ name: 'u1', user: { token: 'B' } }, { name: 'u2', user: { exec: { command: 'get-token' } } }], contexts: [ctx('two', 'c2', 'u2')], 'current-context': 'two' });
+  const b = kc({
+    clusters: [cluster('c1', 'https://b:6443'), cluster('c2', 'https://c2:6443')],
+    users: [
+      { name: 'u1', user: { token: 'B' } },
+      { name: 'u2', user: { exec: { command: 'get-token' } } },
+    ],
+    contexts: [ctx('two', 'c2', 'u2')],
+    'current-context': 'two',
+  });
   const merged = mergeKubeconfigs([a, b], () => new KubeConfig());
 
   it('KUBECONFIG merge: the first file to define a name wins, and the first current-context', () => {
@@ -32,7 +44,7 @@ describe('kubeconfig rules (pure)', () => {
     assert.equal(merged.getCluster('c2')?.server, 'https://c2:6443');
     assert.equal(merged.getCurrentContext(), 'one');
   });
-  it('the namespace: -n, else the context\'s, else default', () => {
+  it("the namespace: -n, else the context's, else default", () => {
     assert.equal(applyOverrides(merged, {}, ['f'], () => new KubeConfig()).namespace, 'team-a');
     assert.equal(applyOverrides(merged, { namespace: 'x' }, ['f'], () => new KubeConfig()).namespace, 'x');
     assert.equal(applyOverrides(merged, { context: 'two' }, ['f'], () => new KubeConfig()).namespace, 'default');
@@ -41,10 +53,18 @@ describe('kubeconfig rules (pure)', () => {
     const s = applyOverrides(merged, { context: 'two', user: 'u1' }, ['f'], () => new KubeConfig());
     assert.equal(s.server, 'https://c2:6443');
     assert.equal(s.kc.getCurrentUser()?.token, 'A');
-    assert.throws(() => applyOverrides(merged, { context: 'nope' }, ['f'], () => new KubeConfig()), (e: Obj) => e.message === 'context "nope" is not in f' && e.hint === 'pick one of: one, two');
+    assert.throws(
+      () => applyOverrides(merged, { context: 'nope' }, ['f'], () => new KubeConfig()),
+      (e: Obj) => e.message === 'context "nope" is not in f' && e.hint === 'pick one of: one, two',
+    );
   });
   it('--server, --token and --insecure-skip-tls-verify override; a token replaces the exec plugin; the CA goes', () => {
-    const withCa = kc({ clusters: [{ name: 'c', cluster: { server: 'https://x', 'certificate-authority-data': 'Q0E=' } }], users: [{ name: 'u', user: { exec: { command: 'p' } } }], contexts: [ctx('c', 'c', 'u')], 'current-context': 'c' });
+    const withCa = kc({
+      clusters: [{ name: 'c', cluster: { server: 'https://x', 'certificate-authority-data': 'Q0E=' } }],
+      users: [{ name: 'u', user: { exec: { command: 'p' } } }],
+      contexts: [ctx('c', 'c', 'u')],
+      'current-context': 'c',
+    });
     const s = applyOverrides(withCa, { server: 'https://y:1/', token: 'T', insecureSkipTlsVerify: true }, ['f'], () => new KubeConfig());
     const c = s.kc.getCurrentCluster()!;
     assert.deepEqual([c.server, c.skipTLSVerify, c.caData], ['https://y:1', true, undefined]);
@@ -65,7 +85,10 @@ describe('kubeconfig rules (pure)', () => {
     assert.deepEqual(parseTarget('deployment.apps/web'), { kind: 'workload', resource: 'deployments', name: 'web' });
     assert.deepEqual(parseTarget('sts/db'), { kind: 'workload', resource: 'statefulsets', name: 'db' });
     assert.deepEqual(parseTarget('ds/agent'), { kind: 'workload', resource: 'daemonsets', name: 'agent' });
-    assert.throws(() => parseTarget('svc/web'), (e: Obj) => /is not understood/.test(e.message) && /^use pid\/<PID> .*deploy\/NAME/.test(e.hint));
+    assert.throws(
+      () => parseTarget('svc/web'),
+      (e: Obj) => /is not understood/.test(e.message) && /^use pid\/<PID> .*deploy\/NAME/.test(e.hint),
+    );
     assert.throws(() => parseTarget('Web_1'), /is not understood/);
   });
 });
@@ -73,15 +96,27 @@ describe('kubeconfig rules (pure)', () => {
 describe('connecting to the emulated cluster like kubectl', { skip: process.getuid?.() === 0 ? false : 'needs root' }, () => {
   let f: KubeFixture;
   let emu: Obj;
-  const pod = (name: string, namespace: string) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace }, spec: { containers: [{ name: 'main', image: 'debian:12', command: ['sleep', '3600'] }] } });
+  const pod = (name: string, namespace: string) => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace },
+    spec: { containers: [{ name: 'main', image: 'debian:12', command: ['sleep', '3600'] }] },
+  });
   before(async () => {
-    const c = await startCluster({ objects: [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } }, pod('solo', 'default'), pod('shopper', 'shop')], switches: { agentStartDelayMs: 50 } });
+    const c = await startCluster({
+      objects: [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } }, pod('solo', 'default'), pod('shopper', 'shop')],
+      switches: { agentStartDelayMs: 50 },
+    });
     f = fixture(c, scratch);
     emu = JSON.parse(readFileSync(c.kubeconfigPath, 'utf8')) as Obj;
   });
   after(() => f?.cluster.stop());
 
-  const write = (name: string, doc: Obj) => { const p = path.join(scratch, name); writeFileSync(p, JSON.stringify(doc)); return p; };
+  const write = (name: string, doc: Obj) => {
+    const p = path.join(scratch, name);
+    writeFileSync(p, JSON.stringify(doc));
+    return p;
+  };
   const cli = (args: string[], env: Record<string, string>) => runCli([...args, '--out-dir', f.out()], { env: { HOME: scratch, ...env } });
   const dryRunNamespace = (stdout: string) => (JSON.parse(stdout) as Obj).metadata.namespace;
 
@@ -100,9 +135,16 @@ describe('connecting to the emulated cluster like kubectl', { skip: process.getu
     oneLineError(dead.stderr, /error: cannot reach the API server at https:\/\/127\.0\.0\.1:1 \(connection refused\).*; check --context\/--server/);
   });
 
-  it('KUBECONFIG lists are merged with kubectl\'s rules (first definition wins)', async () => {
+  it("KUBECONFIG lists are merged with kubectl's rules (first definition wins)", async () => {
     const first = write('first.json', { apiVersion: 'v1', kind: 'Config', users: emu.users, contexts: emu.contexts, 'current-context': emu['current-context'] });
-    const second = write('second.json', { apiVersion: 'v1', kind: 'Config', clusters: emu.clusters, users: [{ name: emu.users[0].name, user: { token: 'wrong' } }], contexts: [], 'current-context': 'elsewhere' });
+    const second = write('second.json', {
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: emu.clusters,
+      users: [{ name: emu.users[0].name, user: { token: 'wrong' } }],
+      contexts: [],
+      'current-context': 'elsewhere',
+    });
     const r = await cli(['solo', '--dry-run', '-o', 'json'], { KUBECONFIG: [first, '/nonexistent', second].join(path.delimiter) });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(dryRunNamespace(r.stdout), 'default');
@@ -130,7 +172,9 @@ describe('connecting to the emulated cluster like kubectl', { skip: process.getu
     writeFileSync(failing, '#!/bin/sh\necho "login expired: run sso-login" >&2\nexit 1\n');
     chmodSync(plugin, 0o755);
     chmodSync(failing, 0o755);
-    const user = (command: string) => [{ name: 'sso', user: { exec: { apiVersion: 'client.authentication.k8s.io/v1', command, env: [{ name: 'PYHEAP_TEST_TOKEN', value: f.cluster.token }], interactiveMode: 'Never' } } }];
+    const user = (command: string) => [
+      { name: 'sso', user: { exec: { apiVersion: 'client.authentication.k8s.io/v1', command, env: [{ name: 'PYHEAP_TEST_TOKEN', value: f.cluster.token }], interactiveMode: 'Never' } } },
+    ];
     // a relative command with a slash is relative to the kubeconfig file, as in kubectl
     const file = write('exec.json', { ...emu, users: user('./plugins/cred.sh'), contexts: [ctx('sso', emu.clusters[0].name, 'sso')], 'current-context': 'sso' });
     const r = await cli(['solo', '--dry-run', '-o', 'json'], { KUBECONFIG: file });
@@ -141,7 +185,7 @@ describe('connecting to the emulated cluster like kubectl', { skip: process.getu
     oneLineError(b.stderr, /error: cannot get credentials for https:\/\/127\.0\.0\.1:\d+: login expired: run sso-login .*; check the kubeconfig user/);
   });
 
-  it('-n wins over the context\'s namespace; a pod that is not there is exit code 3', async () => {
+  it("-n wins over the context's namespace; a pod that is not there is exit code 3", async () => {
     const r = await pyheap(f, ['solo', '-n', 'shop', '--dry-run']);
     assert.equal(r.code, 3, r.stderr);
     oneLineError(r.stderr, /error: pod "solo" not found in namespace shop; check the name and -n/);

@@ -26,7 +26,14 @@ before(async () => {
   if (skip) return;
   cluster = await startCluster({
     switches: { agentStartDelayMs: 50 },
-    objects: [{ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'target', namespace: 'default' }, spec: withFixtures({ containers: [{ name: 'py', image: 'python:3.12', command: ['python', '/app/census_target.py', '1', '1'] }] }) }],
+    objects: [
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'target', namespace: 'default' },
+        spec: withFixtures({ containers: [{ name: 'py', image: 'python:3.12', command: ['python', '/app/census_target.py', '1', '1'] }] }),
+      },
+    ],
   });
   api = new KubeApi(await loadKubeSettings({ kubeconfig: cluster.kubeconfigPath }));
   await createAgentPod(api, agentPodManifest({ name: agent.pod, namespace: 'default', node: 'emulated-node-1', image: AGENT_IMAGE, runId: 'exectest', deadlineSeconds: 600, targets: [] }), () => {});
@@ -41,7 +48,9 @@ async function collect(s: ExecSession): Promise<{ out: Buffer; err: string; code
   const out: Buffer[] = [];
   let err = '';
   s.stdout.on('data', (d: Buffer) => out.push(d));
-  s.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+  s.stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
   const exit = await s.done;
   return { out: Buffer.concat(out), err, code: exit.code, dropped: exit.dropped };
 }
@@ -64,7 +73,10 @@ describe('exec over WebSocket, our client', { skip, timeout: 120_000 }, () => {
       const r = await collect(s);
       assert.equal(r.code, 0, r.err);
       const procs = parseProcesses(r.out.toString());
-      assert.deepEqual(procs?.map((p) => [p.pid, p.python, p.command]), [[1, true, 'python /app/census_target.py 1 1']]);
+      assert.deepEqual(
+        procs?.map((p) => [p.pid, p.python, p.command]),
+        [[1, true, 'python /app/census_target.py 1 1']],
+      );
     });
   }
 
@@ -80,11 +92,14 @@ describe('exec over WebSocket, our client', { skip, timeout: 120_000 }, () => {
     assert.deepEqual([bytes, exit.code], [32 << 20, 0]);
   });
 
-  it('refused upgrades come back as the server\'s Status; RBAC names verb and resource', async () => {
+  it("refused upgrades come back as the server's Status; RBAC names verb and resource", async () => {
     await assert.rejects(openExec(api, { ...agent, pod: 'nope' }, ['true']), (e: unknown) => e instanceof ApiRefusal && e.code === 404 && e.status.message === 'pods "nope" not found');
     await cluster.setSwitches({ forbidden: ['get pods/exec'] });
     try {
-      const e = await openExec(api, agent, ['true']).then(() => undefined, (x: unknown) => x);
+      const e = await openExec(api, agent, ['true']).then(
+        () => undefined,
+        (x: unknown) => x,
+      );
       assert.ok(e instanceof ApiRefusal && e.code === 403, String(e));
       assert.equal(apiError(e, 'inject', 'exec').message, 'cannot get pods/exec in namespace default: RBAC refuses it to user "pyheap-tester"');
     } finally {
@@ -92,7 +107,7 @@ describe('exec over WebSocket, our client', { skip, timeout: 120_000 }, () => {
     }
   });
 
-  it('a command that is not there: no exit code, the runtime\'s message', async () => {
+  it("a command that is not there: no exit code, the runtime's message", async () => {
     const s = await openExec(api, agent, ['no-such-command']);
     const exit = await s.done;
     assert.equal(exit.code, null);

@@ -10,16 +10,35 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { AGENT_IMAGE, fixturesConfigMap, startCluster, withFixtures } from '../tools/cluster/index.js';
 import { ptraceSkip } from './support/ptrace.js';
 import { call } from './support/kube.js';
-import { agentTmpDir, settleZombies, agentPods, assertNoAgentPods, bundleDirsLeft, assertUnharmed, containerPid, fixture, gdbVersionOf, oneLineError, pyheap, startPyheap, type KubeFixture } from './kube-support.js';
+import {
+  agentTmpDir,
+  settleZombies,
+  agentPods,
+  assertNoAgentPods,
+  bundleDirsLeft,
+  assertUnharmed,
+  containerPid,
+  fixture,
+  gdbVersionOf,
+  oneLineError,
+  pyheap,
+  startPyheap,
+  type KubeFixture,
+} from './kube-support.js';
 
 const skip = ptraceSkip();
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'pyheap-kube-fail-'));
 let f: KubeFixture;
 let agentTmp = '';
 const target = (name: string, namespace = 'default', extra: Record<string, any> = {}) => ({
-  apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace },
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name, namespace },
   // a baseline namespace refuses hostPath volumes: the code comes in as a ConfigMap there
-  spec: withFixtures({ restartPolicy: 'Never', containers: [{ name: 'py', image: 'python:3.13', command: ['python', '/app/census_target.py', '222', '1'], securityContext: { runAsUser: 1000 } }], ...extra }, namespace === 'guarded' ? { configMap: 'app-code' } : undefined),
+  spec: withFixtures(
+    { restartPolicy: 'Never', containers: [{ name: 'py', image: 'python:3.13', command: ['python', '/app/census_target.py', '222', '1'], securityContext: { runAsUser: 1000 } }], ...extra },
+    namespace === 'guarded' ? { configMap: 'app-code' } : undefined,
+  ),
 });
 
 before(async () => {
@@ -32,10 +51,17 @@ before(async () => {
       target('app'),
       fixturesConfigMap('app-code', 'guarded', ['census_target.py']),
       target('guarded-app', 'guarded'),
-      { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'two', namespace: 'default' }, spec: withFixtures({ containers: [
-        { name: 'app', image: 'python:3.13', command: ['python', '/app/census_target.py', '1', '1'] },
-        { name: 'proxy', image: 'debian:12', command: ['sleep', '3600'] },
-      ] }) },
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'two', namespace: 'default' },
+        spec: withFixtures({
+          containers: [
+            { name: 'app', image: 'python:3.13', command: ['python', '/app/census_target.py', '1', '1'] },
+            { name: 'proxy', image: 'debian:12', command: ['sleep', '3600'] },
+          ],
+        }),
+      },
     ],
   });
   f = fixture(cluster, scratch);
@@ -73,13 +99,19 @@ describe('kubectl pyheap failures and housekeeping', { skip, timeout: 240_000 },
     // debian:12: a real image, with sh, tar and awk but no gdb
     const r = await pyheap(f, ['app', '--image', 'debian:12']);
     assert.equal(r.code, 8, r.stderr);
-    oneLineError(r.stderr, /error: the agent image debian:12 has no gdb; use an agent image with gdb: the default, ghcr\.io\/kubectl-pyheap\/agent:\d+\.\d+\.\d+ \(gdb 16\), needs no --image; robustadev\/debug-toolkit images built after October 2024 have no gdb \(v6\.0 had gdb 13\.1\)$/);
+    oneLineError(
+      r.stderr,
+      /error: the agent image debian:12 has no gdb; use an agent image with gdb: the default, ghcr\.io\/kubectl-pyheap\/agent:\d+\.\d+\.\d+ \(gdb 16\), needs no --image; robustadev\/debug-toolkit images built after October 2024 have no gdb \(v6\.0 had gdb 13\.1\)$/,
+    );
   });
 
   it('Pod Security rejects the agent pod: the error names the namespace label; --agent-namespace gets around it', async () => {
     const r = await pyheap(f, ['guarded-app', '-n', 'guarded']);
     assert.equal(r.code, 9, r.stderr);
-    oneLineError(r.stderr, /error: Pod Security "baseline:latest" in namespace guarded refuses the agent pod \(host namespaces \(hostPID=true\), privileged.*\); .*kubectl label namespace guarded pod-security\.kubernetes\.io\/enforce=privileged, or run the agent elsewhere with --agent-namespace/);
+    oneLineError(
+      r.stderr,
+      /error: Pod Security "baseline:latest" in namespace guarded refuses the agent pod \(host namespaces \(hostPID=true\), privileged.*\); .*kubectl label namespace guarded pod-security\.kubernetes\.io\/enforce=privileged, or run the agent elsewhere with --agent-namespace/,
+    );
     assert.doesNotMatch(r.stderr, /deleting agent pod/, 'no pod was created: none is said to be deleted');
     const ok = await pyheap(f, ['guarded-app', '-n', 'guarded', '--agent-namespace', 'default', '-o', 'json']);
     assert.equal(ok.code, 0, ok.stderr);
@@ -90,7 +122,10 @@ describe('kubectl pyheap failures and housekeeping', { skip, timeout: 240_000 },
     await f.cluster.setSwitches({ webhookDenies: 'privileged pods need a ticket' });
     const r = await pyheap(f, ['app']);
     assert.equal(r.code, 9, r.stderr);
-    oneLineError(r.stderr, /error: the agent pod was not created: forbidden: admission webhook "policy\.emulated\.example" denied the request: privileged pods need a ticket; ask your cluster administrator/);
+    oneLineError(
+      r.stderr,
+      /error: the agent pod was not created: forbidden: admission webhook "policy\.emulated\.example" denied the request: privileged pods need a ticket; ask your cluster administrator/,
+    );
     assert.match(r.stderr, /starting agent pod pyheap-agent-\w+/);
     assert.doesNotMatch(r.stderr, /deleting agent pod/);
   });
@@ -147,8 +182,10 @@ describe('kubectl pyheap failures and housekeeping', { skip, timeout: 240_000 },
     const r = await pyheap(f, ['app', '--dry-run', '-o', 'json', '--image', 'example/agent:1']);
     assert.equal(r.code, 0, r.stderr);
     const m = JSON.parse(r.stdout);
-    assert.deepEqual([m.kind, m.metadata.namespace, m.spec.nodeName, m.spec.hostPID, m.spec.containers[0].image, m.spec.containers[0].securityContext],
-      ['Pod', 'default', 'emulated-node-1', true, 'example/agent:1', { privileged: true }]);
+    assert.deepEqual(
+      [m.kind, m.metadata.namespace, m.spec.nodeName, m.spec.hostPID, m.spec.containers[0].image, m.spec.containers[0].securityContext],
+      ['Pod', 'default', 'emulated-node-1', true, 'example/agent:1', { privileged: true }],
+    );
     const y = await pyheap(f, ['app', '--dry-run']);
     assert.match(y.stdout, /^apiVersion: v1\nkind: Pod\nmetadata:\n/);
     assert.match(y.stdout, /\n {2}hostPID: true\n/);
@@ -156,10 +193,11 @@ describe('kubectl pyheap failures and housekeeping', { skip, timeout: 240_000 },
   });
 
   it('--cleanup deletes the agent pods that killed runs left behind', async () => {
-    const leftover = (name: string, ns: string) => call(f.k, 'POST', `/api/v1/namespaces/${ns}/pods`, {
-      metadata: { name, labels: { 'app.kubernetes.io/managed-by': 'kubectl-pyheap', 'app.kubernetes.io/instance': 'deadbeef' } },
-      spec: { nodeName: 'emulated-node-1', hostPID: true, restartPolicy: 'Never', containers: [{ name: 'agent', image: AGENT_IMAGE, command: ['sleep', '600'] }] },
-    });
+    const leftover = (name: string, ns: string) =>
+      call(f.k, 'POST', `/api/v1/namespaces/${ns}/pods`, {
+        metadata: { name, labels: { 'app.kubernetes.io/managed-by': 'kubectl-pyheap', 'app.kubernetes.io/instance': 'deadbeef' } },
+        spec: { nodeName: 'emulated-node-1', hostPID: true, restartPolicy: 'Never', containers: [{ name: 'agent', image: AGENT_IMAGE, command: ['sleep', '600'] }] },
+      });
     assert.equal((await leftover('pyheap-agent-deadbeef', 'default')).code, 201);
     const r = await pyheap(f, ['--cleanup']);
     assert.equal(r.code, 0, r.stderr);

@@ -33,17 +33,23 @@ const AGENTS = [
   { image: 'robustadev/debug-toolkit:v6.0', label: 'robustadev/debug-toolkit:v6.0', gdb: /injecting with gdb 13\.1/ },
 ];
 
-const kubectl = (args: string[]) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-  execFile(KUBECTL, ['--kubeconfig', f.cluster.kubeconfigPath, ...args], (e, stdout, stderr) => resolve({ code: e ? Number((e as { code?: number }).code ?? 1) : 0, stdout, stderr }));
-});
+const kubectl = (args: string[]) =>
+  new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile(KUBECTL, ['--kubeconfig', f.cluster.kubeconfigPath, ...args], (e, stdout, stderr) => resolve({ code: e ? Number((e as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+  });
 
 before(async () => {
   if (skip) return;
   const cluster = await startCluster({
     switches: { agentStartDelayMs: 50, agentTmpDir: (agentTmp = agentTmpDir(scratch)) },
     objects: PODS.filter((p) => !p.configMap).map((p) => ({
-      apiVersion: 'v1', kind: 'Pod', metadata: { name: p.name, namespace: 'default' },
-      spec: withFixtures({ restartPolicy: 'Never', containers: [{ name: 'py', image: p.image, command: ['python3', '/app/census_target.py', String(MARKERS), String(K)], securityContext: { runAsUser: 1000, runAsGroup: 1000 } }] }),
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: p.name, namespace: 'default' },
+      spec: withFixtures({
+        restartPolicy: 'Never',
+        containers: [{ name: 'py', image: p.image, command: ['python3', '/app/census_target.py', String(MARKERS), String(K)], securityContext: { runAsUser: 1000, runAsGroup: 1000 } }],
+      }),
     })),
   });
   f = fixture(cluster, scratch);
@@ -53,8 +59,16 @@ before(async () => {
   assert.equal(cm.stdout.trim(), 'configmap/census-code created');
   const p = PODS.find((x) => x.configMap)!;
   const created = await call(f.k, 'POST', '/api/v1/namespaces/default/pods', {
-    apiVersion: 'v1', kind: 'Pod', metadata: { name: p.name, namespace: 'default' },
-    spec: withFixtures({ restartPolicy: 'Never', containers: [{ name: 'py', image: p.image, command: ['python3', '/app/census_target.py', String(MARKERS), String(K)], securityContext: { runAsUser: 1000, runAsGroup: 1000 } }] }, { configMap: 'census-code' }),
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: p.name, namespace: 'default' },
+    spec: withFixtures(
+      {
+        restartPolicy: 'Never',
+        containers: [{ name: 'py', image: p.image, command: ['python3', '/app/census_target.py', String(MARKERS), String(K)], securityContext: { runAsUser: 1000, runAsGroup: 1000 } }],
+      },
+      { configMap: 'census-code' },
+    ),
   });
   assert.equal(created.code, 201, created.text);
   await podRunning(f.k, 'default', p.name);
@@ -65,8 +79,7 @@ after(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-const largest = (doc: Obj, type: string, min: number, max = min * 1.01 + 200) =>
-  (doc.largest as Obj[]).filter((l) => l.type === type && l.size >= min && l.size <= max).length;
+const largest = (doc: Obj, type: string, min: number, max = min * 1.01 + 200) => (doc.largest as Obj[]).filter((l) => l.type === type && l.size >= min && l.size <= max).length;
 
 describe('the interpreter matrix through pods', { skip, timeout: 900_000 }, () => {
   it('kubectl create configmap --from-file: the ConfigMap through the API, its file in the pod (read-only)', async () => {
@@ -86,7 +99,7 @@ describe('the interpreter matrix through pods', { skip, timeout: 900_000 }, () =
         const out = f.out();
         const r = await pyheap(f, [p.name, '--largest', '30', '--out-dir', out, ...image]);
         assert.equal(r.code, 0, r.stderr);
-        assert.match(r.stderr, agent.gdb, 'the agent image\'s own gdb');
+        assert.match(r.stderr, agent.gdb, "the agent image's own gdb");
         // the table on stdout, progress on stderr (it names the gdb), the census saved in --out-dir
         const doc = JSON.parse(readFileSync(path.join(out, 'census.json'), 'utf8')) as Obj;
         assert.match(r.stdout, new RegExp(`^pod default/${p.name} \\(container py, node emulated-node-1\\): Python 3\\.${p.minor}\\.\\d+ `));

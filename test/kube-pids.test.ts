@@ -21,7 +21,11 @@ const root = process.getuid?.() === 0;
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'pyheap-kube-pids-'));
 after(() => {
   rmSync(scratch, { recursive: true, force: true });
-  assert.deepEqual(liveTargets().map((t) => t.pid), [], 'a test left a target running');
+  assert.deepEqual(
+    liveTargets().map((t) => t.pid),
+    [],
+    'a test left a target running',
+  );
 });
 
 const findPids = (id: string) => parseProcesses(execFileSync('sh', [path.join(PAYLOADS, 'shell', 'find_pids.sh'), id], { encoding: 'utf8' }))!;
@@ -49,8 +53,14 @@ describe('find_pids.sh: the processes of a container, from the node', { skip: ro
         assert.equal(procs.length, 3, JSON.stringify(procs));
         const main = procs.find((p) => p.hostPid === t.pid)!;
         assert.equal(main.pid, 1, 'PID 1 of its namespace (from NSpid)');
-        assert.ok(procs.every((p) => p.python && p.rssKiB > 1000 && /forking_workers\.py 2$/.test(p.command)), JSON.stringify(procs));
-        assert.ok(procs.every((p) => p.hostPid === t.pid || (p.pid > 1 && p.pid < 1000 && p.pid !== p.hostPid)), 'the workers, by their PIDs inside');
+        assert.ok(
+          procs.every((p) => p.python && p.rssKiB > 1000 && /forking_workers\.py 2$/.test(p.command)),
+          JSON.stringify(procs),
+        );
+        assert.ok(
+          procs.every((p) => p.hostPid === t.pid || (p.pid > 1 && p.pid < 1000 && p.pid !== p.hostPid)),
+          'the workers, by their PIDs inside',
+        );
         assert.ok(!procs.some((p) => p.hostPid === conmon.pid), 'crio-conmon-ID.scope is not the container');
         assert.deepEqual(findPids(randomBytes(32).toString('hex')), [], 'another ID: nothing');
       } finally {
@@ -74,16 +84,25 @@ describe('choosing among the processes of a container', () => {
   const all = [proc(1, 20000), proc(7, 90000), proc(8, 60000), proc(9, 500, false, 'sleep 100')];
   it('the largest Python process by RSS, and says so, listing them', () => {
     const c = chooseProcesses(all, 'container app of pod web', { allProcesses: false });
-    assert.deepEqual(c.chosen.map((p) => p.pid), [7]);
+    assert.deepEqual(
+      c.chosen.map((p) => p.pid),
+      [7],
+    );
     assert.match(c.notice!, /runs 3 Python processes; inspecting the largest \(pid 7\), --pid N for another, --all-processes for all/);
     assert.match(c.notice!, /pid {6}7 {2}rss {2}87\.89 MiB {2}python app\.py 7/);
   });
   it('--pid picks by the PID inside the container; a wrong one lists what there is', () => {
-    assert.deepEqual(chooseProcesses(all, 'c', { pid: 8, allProcesses: false }).chosen.map((p) => p.hostPid), [1008]);
+    assert.deepEqual(
+      chooseProcesses(all, 'c', { pid: 8, allProcesses: false }).chosen.map((p) => p.hostPid),
+      [1008],
+    );
     assert.throws(() => chooseProcesses(all, 'c', { pid: 42, allProcesses: false }), /no process with PID 42 in c/);
   });
   it('--all-processes: every Python process, largest first', () => {
-    assert.deepEqual(chooseProcesses(all, 'c', { allProcesses: true }).chosen.map((p) => p.pid), [7, 8, 1]);
+    assert.deepEqual(
+      chooseProcesses(all, 'c', { allProcesses: true }).chosen.map((p) => p.pid),
+      [7, 8, 1],
+    );
   });
   it('one Python process: no notice; none: an error naming what runs there', () => {
     assert.equal(chooseProcesses([proc(1, 5), proc(2, 9, false)], 'c', { allProcesses: false }).notice, undefined);
@@ -97,12 +116,9 @@ describe('choosing among the processes of a container', () => {
 
 describe('pod_session.sh: one exec session in the agent pod', () => {
   // a stand-in agent.sh: reports its arguments, then waits to be stopped
-  const fakeAgent = Buffer.from([
-    'echo "PYHEAP args $*" >&2',
-    'trap \'echo "PYHEAP stopped" >&2; exit 143\' TERM',
-    'echo ready >&2',
-    'i=0; while [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done',
-  ].join('\n'));
+  const fakeAgent = Buffer.from(
+    ['echo "PYHEAP args $*" >&2', 'trap \'echo "PYHEAP stopped" >&2; exit 143\' TERM', 'echo ready >&2', 'i=0; while [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done'].join('\n'),
+  );
   const runId = `tst${randomBytes(3).toString('hex')}`;
   const bundleDirs = () => readdirSync(os.tmpdir()).filter((f) => f.startsWith(`pyheap-agent.bundle-${runId}.`));
 
@@ -114,11 +130,17 @@ describe('pod_session.sh: one exec session in the agent pod', () => {
     const [cmd, ...args] = sessionCommand(bundle.length, runId, 'agent', ['--payloads', '@BUNDLE@', '--script', '@BUNDLE@/user/script.py', '42']);
     const child = spawn(cmd!, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: os.tmpdir() } });
     let stderr = '';
-    const ready = new Promise<void>((r) => child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); if (stderr.includes('ready')) r(); }));
+    const ready = new Promise<void>((r) =>
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        if (stderr.includes('ready')) r();
+      }),
+    );
     child.stdin.write(bundle);
     await ready;
     assert.equal(bundleDirs().length, 1, 'the bundle is unpacked in its own directory');
-    if (stopWith === 'byte') child.stdin.write('\n'); else child.stdin.end();
+    if (stopWith === 'byte') child.stdin.write('\n');
+    else child.stdin.end();
     const code = await new Promise<number | null>((r) => child.on('close', r));
     return { code, stderr };
   }

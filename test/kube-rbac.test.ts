@@ -62,11 +62,16 @@ function without(role: string, group: string, resource: string, verb: string): O
 }
 
 /** The agent role bound in the target's namespace too, so the agent may run there. */
-const agentInDefault = (): Obj[] => [...RBAC, {
-  apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'kubectl-pyheap-agent', namespace: 'default' },
-  subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: USER }],
-  roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'kubectl-pyheap-agent' },
-}];
+const agentInDefault = (): Obj[] => [
+  ...RBAC,
+  {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: { name: 'kubectl-pyheap-agent', namespace: 'default' },
+    subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: USER }],
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'kubectl-pyheap-agent' },
+  },
+];
 
 const errorLine = (stderr: string) => stderr.split('\n').find((l) => l.startsWith('error:')) ?? '';
 
@@ -76,10 +81,11 @@ async function run(removed: string, args: string[]) {
   return r;
 }
 
-const leftover = (name: string) => call(admin, 'POST', `/api/v1/namespaces/${AGENTS}/pods`, {
-  metadata: { name, labels: { 'app.kubernetes.io/managed-by': 'kubectl-pyheap', 'app.kubernetes.io/instance': 'deadbeef' } },
-  spec: { nodeName: 'emulated-node-1', hostPID: true, restartPolicy: 'Never', containers: [{ name: 'agent', image: AGENT_IMAGE, command: ['sleep', '600'] }] },
-});
+const leftover = (name: string) =>
+  call(admin, 'POST', `/api/v1/namespaces/${AGENTS}/pods`, {
+    metadata: { name, labels: { 'app.kubernetes.io/managed-by': 'kubectl-pyheap', 'app.kubernetes.io/instance': 'deadbeef' } },
+    spec: { nodeName: 'emulated-node-1', hostPID: true, restartPolicy: 'Never', containers: [{ name: 'agent', image: AGENT_IMAGE, command: ['sleep', '600'] }] },
+  });
 
 before(async () => {
   if (skip) return;
@@ -90,8 +96,18 @@ before(async () => {
       AGENT_NS,
       { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'app', namespace: 'default' }, spec: withFixtures({ restartPolicy: 'Never', containers: python(222) }) },
       { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'default' }, spec: { replicas: 2, selector: { matchLabels: { app: 'web' } }, template: template('web', 50) } },
-      { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'db', namespace: 'default' }, spec: { replicas: 1, serviceName: 'db', selector: { matchLabels: { app: 'db' } }, template: template('db', 7) } },
-      { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'node-agent', namespace: 'default' }, spec: { selector: { matchLabels: { app: 'node-agent' } }, template: template('node-agent', 9) } },
+      {
+        apiVersion: 'apps/v1',
+        kind: 'StatefulSet',
+        metadata: { name: 'db', namespace: 'default' },
+        spec: { replicas: 1, serviceName: 'db', selector: { matchLabels: { app: 'db' } }, template: template('db', 7) },
+      },
+      {
+        apiVersion: 'apps/v1',
+        kind: 'DaemonSet',
+        metadata: { name: 'node-agent', namespace: 'default' },
+        spec: { selector: { matchLabels: { app: 'node-agent' } }, template: template('node-agent', 9) },
+      },
     ],
   });
   f = fixture(cluster, scratch);
@@ -108,7 +124,9 @@ after(async () => {
     const cells = rows.map((r) => [r.removed, r.command, String(r.code), r.message]);
     const width = cols.map((c, i) => Math.max(c.length, ...cells.map((x) => x[i]!.length)));
     const line = (xs: readonly string[]) => xs.map((x, i) => (i === xs.length - 1 ? x : x.padEnd(width[i]!))).join(' | ');
-    process.stderr.write(`\nkubectl pyheap with manifests/rbac.yaml, one permission removed at a time:\n${line(cols)}\n${line(width.map((w, i) => '-'.repeat(i === 3 ? 7 : w)))}\n${cells.map(line).join('\n')}\n\n`);
+    process.stderr.write(
+      `\nkubectl pyheap with manifests/rbac.yaml, one permission removed at a time:\n${line(cols)}\n${line(width.map((w, i) => '-'.repeat(i === 3 ? 7 : w)))}\n${cells.map(line).join('\n')}\n\n`,
+    );
   }
   await f?.cluster.stop();
   await settleZombies();
@@ -126,7 +144,9 @@ describe('kubectl pyheap with exactly manifests/rbac.yaml', { skip, timeout: 180
     assert.equal((await call(asUser, 'GET', '/api/v1/pods')).body.message, `pods is forbidden: User "${USER}" cannot list resource "pods" in API group "" at the cluster scope`);
     assert.equal((await call(asUser, 'DELETE', '/api/v1/namespaces/default/pods/app')).code, 403, 'the target cannot be deleted');
     assert.equal((await call(asUser, 'GET', '/api/v1/nodes')).code, 403);
-    const review = await call(asUser, 'POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', { spec: { resourceAttributes: { namespace: AGENTS, verb: 'create', resource: 'pods', subresource: 'exec' } } });
+    const review = await call(asUser, 'POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', {
+      spec: { resourceAttributes: { namespace: AGENTS, verb: 'create', resource: 'pods', subresource: 'exec' } },
+    });
     assert.deepEqual([review.code, review.body.status.allowed], [201, true]);
     const no = await call(asUser, 'POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', { spec: { resourceAttributes: { namespace: 'default', verb: 'create', resource: 'pods' } } });
     assert.equal(no.body.status.allowed, false);
@@ -165,11 +185,14 @@ describe('kubectl pyheap with exactly manifests/rbac.yaml', { skip, timeout: 180
     await assertUnharmed(pid, 2);
   });
 
-  it('the agent in the target\'s namespace: works where the agent role is bound there, else names the fix', async () => {
+  it("the agent in the target's namespace: works where the agent role is bound there, else names the fix", async () => {
     const pid = await containerPid(f, 'app');
     const refused = await run('agent role not bound in default', ['app']);
     assert.equal(refused.code, 9, refused.stderr);
-    oneLineError(refused.stderr, /error: cannot create pods in namespace default: RBAC refuses it, so the agent pod was not created; .* or run the agent where you may create pods with --agent-namespace NS/);
+    oneLineError(
+      refused.stderr,
+      /error: cannot create pods in namespace default: RBAC refuses it, so the agent pod was not created; .* or run the agent where you may create pods with --agent-namespace NS/,
+    );
     await policy(agentInDefault());
     try {
       const r = await run('(none; agent role bound in default too)', ['app', '-o', 'json']);
@@ -233,7 +256,11 @@ describe('kubectl pyheap with exactly manifests/rbac.yaml', { skip, timeout: 180
     await f.cluster.setSwitches({ forbidden: ['create selfsubjectaccessreviews'] });
     try {
       // refused by the dry run (nothing created), or after the pod exists: then it is deleted
-      for (const [group, resource, verb] of [['', 'pods', 'create'], ['', 'pods', 'get'], ['', 'pods/exec', 'get']] as const) {
+      for (const [group, resource, verb] of [
+        ['', 'pods', 'create'],
+        ['', 'pods', 'get'],
+        ['', 'pods/exec', 'get'],
+      ] as const) {
         const key = `kubectl-pyheap-agent ${verb} ${resource} (no pre-flight)`;
         await policy(without('kubectl-pyheap-agent', group, resource, verb));
         const r = await run(key, ['app', ...ns]);
@@ -246,16 +273,31 @@ describe('kubectl pyheap with exactly manifests/rbac.yaml', { skip, timeout: 180
       await policy(without('kubectl-pyheap-agent', '', 'pods', 'delete'));
       const r = await run('kubectl-pyheap-agent delete pods (no pre-flight)', ['app', ...ns]);
       assert.equal(r.code, 9, r.stderr);
-      oneLineError(r.stderr, new RegExp(`^error: the agent pod ${AGENTS}/pyheap-agent-\\w+ could not be deleted \\(cannot delete pods in namespace ${AGENTS}: RBAC refuses it to user "${USER}"\\) and is left behind until its activeDeadlineSeconds \\(\\d+s\\) ends it; delete it with kubectl pyheap --cleanup -n ${AGENTS}`));
+      oneLineError(
+        r.stderr,
+        new RegExp(
+          `^error: the agent pod ${AGENTS}/pyheap-agent-\\w+ could not be deleted \\(cannot delete pods in namespace ${AGENTS}: RBAC refuses it to user "${USER}"\\) and is left behind until its activeDeadlineSeconds \\(\\d+s\\) ends it; delete it with kubectl pyheap --cleanup -n ${AGENTS}`,
+        ),
+      );
       assert.equal((await agentPods(admin)).length, 1);
       assert.deepEqual(bundleDirsLeft(r.stderr, agentTmp), [], 'the agent cleaned up inside the pod');
       await assertUnharmed(pid, 2);
       // neither get nor delete: both in the one line
-      await policy(without('kubectl-pyheap-agent', '', 'pods', 'delete').map((o) => (o.metadata.name === 'kubectl-pyheap-agent' && o.kind === 'ClusterRole'
-        ? { ...o, rules: (o.rules as Obj[]).map((x) => (x.resources.includes('pods') ? { ...x, verbs: x.verbs.filter((v: string) => v !== 'get') } : x)) } : o)));
+      await policy(
+        without('kubectl-pyheap-agent', '', 'pods', 'delete').map((o) =>
+          o.metadata.name === 'kubectl-pyheap-agent' && o.kind === 'ClusterRole'
+            ? { ...o, rules: (o.rules as Obj[]).map((x) => (x.resources.includes('pods') ? { ...x, verbs: x.verbs.filter((v: string) => v !== 'get') } : x)) }
+            : o,
+        ),
+      );
       const both = await run('kubectl-pyheap-agent get+delete pods (no pre-flight)', ['app', ...ns]);
       assert.equal(both.code, 9, both.stderr);
-      oneLineError(both.stderr, new RegExp(`^error: cannot get pods in namespace ${AGENTS}: .*; and the agent pod ${AGENTS}/pyheap-agent-\\w+ could not be deleted \\(cannot delete pods .*\\) .*; .*then delete it with kubectl pyheap --cleanup -n ${AGENTS}`));
+      oneLineError(
+        both.stderr,
+        new RegExp(
+          `^error: cannot get pods in namespace ${AGENTS}: .*; and the agent pod ${AGENTS}/pyheap-agent-\\w+ could not be deleted \\(cannot delete pods .*\\) .*; .*then delete it with kubectl pyheap --cleanup -n ${AGENTS}`,
+        ),
+      );
       assert.equal((await agentPods(admin)).length, 2);
     } finally {
       await f.cluster.setSwitches({ forbidden: [] });
@@ -270,19 +312,34 @@ describe('kubectl pyheap with exactly manifests/rbac.yaml', { skip, timeout: 180
   });
 });
 
-describe('the emulator\'s RBAC (tools/cluster/rbac.ts)', () => {
+describe("the emulator's RBAC (tools/cluster/rbac.ts)", () => {
   const G = 'rbac.authorization.k8s.io';
   const role = (kind: string, name: string, rules: Obj[], namespace?: string) => ({ apiVersion: `${G}/v1`, kind, metadata: { name, ...(namespace ? { namespace } : {}) }, rules });
   const bind = (kind: string, name: string, roleKind: string, roleName: string, subjects: Obj[], namespace?: string) => ({
-    apiVersion: `${G}/v1`, kind, metadata: { name, ...(namespace ? { namespace } : {}) }, subjects, roleRef: { apiGroup: G, kind: roleKind, name: roleName } });
+    apiVersion: `${G}/v1`,
+    kind,
+    metadata: { name, ...(namespace ? { namespace } : {}) },
+    subjects,
+    roleRef: { apiGroup: G, kind: roleKind, name: roleName },
+  });
   const rbac = new Rbac();
-  rbac.set({ objects: [
-    role('Role', 'exec-one', [{ apiGroups: [''], resources: ['*/exec'], verbs: ['get'] }, { apiGroups: [''], resources: ['pods'], verbs: ['get'], resourceNames: ['one'] }], 'team'),
-    role('ClusterRole', 'reader', [{ apiGroups: ['*'], resources: ['*'], verbs: ['get', 'list'] }]),
-    bind('RoleBinding', 'a', 'Role', 'exec-one', [{ kind: 'User', name: 'ann' }], 'team'),
-    bind('RoleBinding', 'b', 'ClusterRole', 'reader', [{ kind: 'Group', name: 'devs' }], 'team'),
-    bind('ClusterRoleBinding', 'c', 'ClusterRole', 'reader', [{ kind: 'ServiceAccount', name: 'bot', namespace: 'ops' }]),
-  ] });
+  rbac.set({
+    objects: [
+      role(
+        'Role',
+        'exec-one',
+        [
+          { apiGroups: [''], resources: ['*/exec'], verbs: ['get'] },
+          { apiGroups: [''], resources: ['pods'], verbs: ['get'], resourceNames: ['one'] },
+        ],
+        'team',
+      ),
+      role('ClusterRole', 'reader', [{ apiGroups: ['*'], resources: ['*'], verbs: ['get', 'list'] }]),
+      bind('RoleBinding', 'a', 'Role', 'exec-one', [{ kind: 'User', name: 'ann' }], 'team'),
+      bind('RoleBinding', 'b', 'ClusterRole', 'reader', [{ kind: 'Group', name: 'devs' }], 'team'),
+      bind('ClusterRoleBinding', 'c', 'ClusterRole', 'reader', [{ kind: 'ServiceAccount', name: 'bot', namespace: 'ops' }]),
+    ],
+  });
   const ann = { user: 'ann', groups: ['system:authenticated'] };
   const dev = { user: 'dan', groups: ['devs', 'system:authenticated'] };
   const bot = { user: 'system:serviceaccount:ops:bot', groups: ['system:authenticated'] };
@@ -307,12 +364,19 @@ describe('the emulator\'s RBAC (tools/cluster/rbac.ts)', () => {
   });
 
   it('refuses with the real message; a bad policy is refused whole', () => {
-    assert.equal(rbac.check(ann, { verb: 'create', resource: 'pods', group: '', sub: 'exec', namespace: 'team', name: 'x' })?.message,
-      'pods "x" is forbidden: User "ann" cannot create resource "pods/exec" in API group "" in the namespace "team"');
-    assert.equal(rbac.check(dev, { verb: 'list', resource: 'deployments', group: 'apps' })?.message,
-      'deployments.apps is forbidden: User "dan" cannot list resource "deployments" in API group "apps" at the cluster scope');
+    assert.equal(
+      rbac.check(ann, { verb: 'create', resource: 'pods', group: '', sub: 'exec', namespace: 'team', name: 'x' })?.message,
+      'pods "x" is forbidden: User "ann" cannot create resource "pods/exec" in API group "" in the namespace "team"',
+    );
+    assert.equal(
+      rbac.check(dev, { verb: 'list', resource: 'deployments', group: 'apps' })?.message,
+      'deployments.apps is forbidden: User "dan" cannot list resource "deployments" in API group "apps" at the cluster scope',
+    );
     const before = rbac.current();
-    assert.throws(() => rbac.set({ objects: [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'x' } }] }), (e: unknown) => e instanceof ApiError && e.code === 400);
+    assert.throws(
+      () => rbac.set({ objects: [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'x' } }] }),
+      (e: unknown) => e instanceof ApiError && e.code === 400,
+    );
     assert.throws(() => rbac.set({ objects: [bind('ClusterRoleBinding', 'd', 'Role', 'exec-one', [])] }), /roleRef must name a ClusterRole/);
     assert.equal(rbac.current(), before);
     rbac.set(null);

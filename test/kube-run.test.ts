@@ -18,7 +18,12 @@ const scratch = mkdtempSync(path.join(os.tmpdir(), 'pyheap-kube-run-'));
 let f: KubeFixture;
 let agentTmp = '';
 
-const pod = (name: string, spec: Record<string, any>, labels: Record<string, string> = {}) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default', labels }, spec: withFixtures({ restartPolicy: 'Never', ...spec }) });
+const pod = (name: string, spec: Record<string, any>, labels: Record<string, string> = {}) => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name, namespace: 'default', labels },
+  spec: withFixtures({ restartPolicy: 'Never', ...spec }),
+});
 const K = 5;
 const nodeOf = async (name: string) => (await call(f.k, 'GET', `/api/v1/namespaces/default/pods/${name}`)).body.spec.nodeName as string;
 
@@ -32,19 +37,49 @@ before(async () => {
       pod('census', { containers: [{ name: 'py', image: 'python:3.12', command: ['python', '/app/census_target.py', '1234', String(K)], securityContext: { runAsUser: 1000, runAsGroup: 1000 } }] }),
       // non-root, read-only root filesystem, /tmp an emptyDir
       pod('locked', {
-        containers: [{ name: 'app', image: 'python:3.11', command: ['python', '/app/census_target.py', '77', '1'],
-          securityContext: { runAsUser: 1000, runAsGroup: 1000, readOnlyRootFilesystem: true }, volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }] }],
+        containers: [
+          {
+            name: 'app',
+            image: 'python:3.11',
+            command: ['python', '/app/census_target.py', '77', '1'],
+            securityContext: { runAsUser: 1000, runAsGroup: 1000, readOnlyRootFilesystem: true },
+            volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+          },
+        ],
         volumes: [{ name: 'tmp', emptyDir: {} }],
       }),
-      { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'default' }, spec: {
-        replicas: 2, selector: { matchLabels: { app: 'web' } },
-        template: { metadata: { labels: { app: 'web' }, annotations: { 'kubectl.kubernetes.io/default-container': 'app' } }, spec: withFixtures({ containers: [
-          { name: 'app', image: 'python:3.12-slim', command: ['python', '/app/census_target.py', '321', '1'], securityContext: { runAsUser: 1000 } },
-          { name: 'sidecar', image: 'debian:12', command: ['sleep', '3600'] },
-        ] }) } } },
-      { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'workers', namespace: 'default' }, spec: {
-        replicas: 1, serviceName: 'workers', selector: { matchLabels: { app: 'workers' } },
-        template: { metadata: { labels: { app: 'workers' } }, spec: withFixtures({ containers: [{ name: 'worker', image: 'python:3.10', workingDir: '/app', command: ['python3', 'forking_workers.py', '2'] }] }) } } },
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'web', namespace: 'default' },
+        spec: {
+          replicas: 2,
+          selector: { matchLabels: { app: 'web' } },
+          template: {
+            metadata: { labels: { app: 'web' }, annotations: { 'kubectl.kubernetes.io/default-container': 'app' } },
+            spec: withFixtures({
+              containers: [
+                { name: 'app', image: 'python:3.12-slim', command: ['python', '/app/census_target.py', '321', '1'], securityContext: { runAsUser: 1000 } },
+                { name: 'sidecar', image: 'debian:12', command: ['sleep', '3600'] },
+              ],
+            }),
+          },
+        },
+      },
+      {
+        apiVersion: 'apps/v1',
+        kind: 'StatefulSet',
+        metadata: { name: 'workers', namespace: 'default' },
+        spec: {
+          replicas: 1,
+          serviceName: 'workers',
+          selector: { matchLabels: { app: 'workers' } },
+          template: {
+            metadata: { labels: { app: 'workers' } },
+            spec: withFixtures({ containers: [{ name: 'worker', image: 'python:3.10', workingDir: '/app', command: ['python3', 'forking_workers.py', '2'] }] }),
+          },
+        },
+      },
     ],
   });
   f = fixture(cluster, scratch);
@@ -55,7 +90,9 @@ after(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-interface Doc { [k: string]: any }
+interface Doc {
+  [k: string]: any;
+}
 const json = (stdout: string) => JSON.parse(stdout) as Doc;
 const largest = (doc: Doc, type: string, min: number, max = min * 1.01 + 200) => (doc.largest as Doc[]).filter((l) => l.type === type && l.size >= min && l.size <= max).length;
 
@@ -91,13 +128,23 @@ describe('kubectl pyheap POD', { skip, timeout: 240_000 }, () => {
     const node = await nodeOf('census');
     assert.match(r.stdout, new RegExp(`^pod default/census \\(container py, node ${node}\\): Python 3\\.12\\.\\d+ \\(pid 1 in its namespace, .*\\)\\n[\\d,]+ objects`));
     assert.match(r.stdout, /\n {23}types \| {3}# objects \| {3}total size\n/);
-    for (const line of [new RegExp(`starting agent pod pyheap-agent-\\w+ on node ${node}`), /finding the Python process of container py in pod census/, /injecting with gdb/, /deleting agent pod/, /full results saved in /]) assert.match(r.stderr, line);
+    for (const line of [
+      new RegExp(`starting agent pod pyheap-agent-\\w+ on node ${node}`),
+      /finding the Python process of container py in pod census/,
+      /injecting with gdb/,
+      /deleting agent pod/,
+      /full results saved in /,
+    ])
+      assert.match(r.stderr, line);
     await assertNoAgentPods(f);
   });
 
-  it('--script runs in the pod\'s process, its output and PYHEAP_OUT files come back', async () => {
+  it("--script runs in the pod's process, its output and PYHEAP_OUT files come back", async () => {
     const script = path.join(scratch, 'probe.py');
-    writeFileSync(script, 'import os, sys\nprint("pid", os.getpid(), "uid", os.getuid())\nopen(os.path.join(PYHEAP_OUT, "note.txt"), "w").write("hello " * 1000)\nos.mkdir(os.path.join(PYHEAP_OUT, "sub"))\nopen(os.path.join(PYHEAP_OUT, "sub", "x.bin"), "wb").write(bytes(100000))\n');
+    writeFileSync(
+      script,
+      'import os, sys\nprint("pid", os.getpid(), "uid", os.getuid())\nopen(os.path.join(PYHEAP_OUT, "note.txt"), "w").write("hello " * 1000)\nos.mkdir(os.path.join(PYHEAP_OUT, "sub"))\nopen(os.path.join(PYHEAP_OUT, "sub", "x.bin"), "wb").write(bytes(100000))\n',
+    );
     const pid = await containerPid(f, 'census');
     const out = path.join(scratch, 'script-out');
     const r = await pyheap(f, ['census', '--script', script, '--out-dir', out]);

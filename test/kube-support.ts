@@ -14,7 +14,12 @@ type Obj = Record<string, any>;
 
 export const AGENT_LABEL = 'app.kubernetes.io/managed-by=kubectl-pyheap';
 
-export interface KubeFixture { cluster: ClusterHandle; k: Kube; scratch: string; out(): string }
+export interface KubeFixture {
+  cluster: ClusterHandle;
+  k: Kube;
+  scratch: string;
+  out(): string;
+}
 
 export function fixture(cluster: ClusterHandle, scratch: string): KubeFixture {
   let n = 0;
@@ -36,7 +41,11 @@ export async function agentPods(k: Kube): Promise<string[]> {
 export async function assertNoAgentPods(f: KubeFixture): Promise<void> {
   assert.deepEqual(await agentPods(f.k), [], 'an agent pod was left behind');
   const agents = (await f.cluster.containers()).filter((c) => c.agent);
-  assert.deepEqual(agents.map((c) => c.pod), [], 'an agent container is still running');
+  assert.deepEqual(
+    agents.map((c) => c.pod),
+    [],
+    'an agent container is still running',
+  );
 }
 
 /** The host PID of a pod's container. */
@@ -49,12 +58,17 @@ export async function containerPid(f: KubeFixture, pod: string, container?: stri
 /** gdb leaves the child of its ptrace self-check to init, a zombie for a second or two; in an
  * agent pod's cgroup it would look like a leftover to the harness: wait until init reaped it. */
 export async function settleZombies(timeoutMs = 5000): Promise<void> {
-  const zombies = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
-    try {
-      return /^State:\s+Z/m.test(readFileSync(`/proc/${p}/status`, 'utf8')) && /\/kubepods[/.]/.test(readFileSync(`/proc/${p}/cgroup`, 'utf8'));
-    } catch { return false; }
-  });
-  for (const end = Date.now() + timeoutMs; zombies().length && Date.now() < end;) await new Promise((r) => setTimeout(r, 200));
+  const zombies = () =>
+    readdirSync('/proc')
+      .filter((p) => /^\d+$/.test(p))
+      .filter((p) => {
+        try {
+          return /^State:\s+Z/m.test(readFileSync(`/proc/${p}/status`, 'utf8')) && /\/kubepods[/.]/.test(readFileSync(`/proc/${p}/cgroup`, 'utf8'));
+        } catch {
+          return false;
+        }
+      });
+  for (const end = Date.now() + timeoutMs; zombies().length && Date.now() < end; ) await new Promise((r) => setTimeout(r, 200));
 }
 
 const threads = (pid: number) => readdirSync(`/proc/${pid}/task`).length;
@@ -62,7 +76,7 @@ const threads = (pid: number) => readdirSync(`/proc/${pid}/task`).length;
 /** The payload thread lingers until the agent removed its directory: give it time to go, then
  * the target must have `baseThreads` threads, be running and untraced, and have a clean /tmp. */
 export async function assertUnharmed(pid: number, baseThreads: number, waitMs = 10_000): Promise<void> {
-  for (const end = Date.now() + waitMs; Date.now() < end && (tmpEntries(pid).length > 0 || threads(pid) > baseThreads);) await new Promise((r) => setTimeout(r, 100));
+  for (const end = Date.now() + waitMs; Date.now() < end && (tmpEntries(pid).length > 0 || threads(pid) > baseThreads); ) await new Promise((r) => setTimeout(r, 100));
   assert.equal(healthy(pid), null);
   assert.equal(threads(pid), baseThreads, 'the payload thread is still there');
   assert.deepEqual(tmpEntries(pid), [], 'something was left in the target /tmp');
@@ -77,11 +91,17 @@ export function startPyheap(f: KubeFixture, args: string[]) {
   const child = spawn(process.execPath, [CLI, '--kubeconfig', f.cluster.kubeconfigPath, '--out-dir', f.out(), ...args], { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   const stderr: string[] = [];
-  child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
   const waiters: { re: RegExp; resolve: () => void }[] = [];
   createInterface({ input: child.stderr }).on('line', (l) => {
     stderr.push(l);
-    for (const w of [...waiters]) if (w.re.test(l)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(); }
+    for (const w of [...waiters])
+      if (w.re.test(l)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
   });
   const done = new Promise<CliResult>((resolve) => child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr: stderr.join('\n') })));
   return {
@@ -91,7 +111,13 @@ export function startPyheap(f: KubeFixture, args: string[]) {
       if (stderr.some((l) => re.test(l))) return Promise.resolve();
       return new Promise((resolve, reject) => {
         const t = setTimeout(() => reject(new Error(`no stderr line ${re} in ${timeoutMs} ms:\n${stderr.join('\n')}`)), timeoutMs);
-        waiters.push({ re, resolve: () => { clearTimeout(t); resolve(); } });
+        waiters.push({
+          re,
+          resolve: () => {
+            clearTimeout(t);
+            resolve();
+          },
+        });
       });
     },
   };
@@ -125,8 +151,12 @@ export function oneLineError(stderr: string, pattern: RegExp): void {
  * PID namespace like an agent pod's), to compare with what a run's document says injected. */
 export async function gdbVersionOf(f: KubeFixture, image: string): Promise<string> {
   const name = `gdb-probe-${Math.random().toString(36).slice(2, 8)}`;
-  const created = await call(f.k, 'POST', '/api/v1/namespaces/default/pods', { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default' },
-    spec: { restartPolicy: 'Never', hostPID: true, containers: [{ name: 'probe', image, command: ['sleep', '600'], securityContext: { privileged: true } }] } });
+  const created = await call(f.k, 'POST', '/api/v1/namespaces/default/pods', {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: 'default' },
+    spec: { restartPolicy: 'Never', hostPID: true, containers: [{ name: 'probe', image, command: ['sleep', '600'], securityContext: { privileged: true } }] },
+  });
   assert.equal(created.code, 201, created.text);
   try {
     await podRunning(f.k, 'default', name, 120_000);

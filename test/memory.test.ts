@@ -14,13 +14,19 @@ import { findInterpreters } from './support/pythons.js';
 import { ptraceSkip } from './support/ptrace.js';
 
 const skip = ptraceSkip();
-const py = findInterpreters().filter((p) => p.label.startsWith('pyenv')).at(-1) ?? findInterpreters()[0]!;
+const py =
+  findInterpreters()
+    .filter((p) => p.label.startsWith('pyenv'))
+    .at(-1) ?? findInterpreters()[0]!;
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'pyheap-memory-'));
 let n = 0;
 const outDir = () => path.join(scratch, `out-${++n}`);
 after(() => {
   rmSync(scratch, { recursive: true, force: true });
-  assert.deepEqual(liveTargets().map((t) => t.pid), []);
+  assert.deepEqual(
+    liveTargets().map((t) => t.pid),
+    [],
+  );
 });
 
 const rss = (pid: number) => Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) * 1024;
@@ -50,7 +56,10 @@ describe('memory honesty', { skip }, () => {
       assert.ok(worker > 0);
       const refused = await runCli([`pid/${worker}`, '--out-dir', outDir()]);
       assert.equal(refused.code, 5, refused.stderr);
-      assert.match(refused.stderr, /error: process \d+ is a forked worker sharing \d+ MiB of heap with its parent \d+: a census copies the pages it touches into the worker .*; add --allow-shared to count it anyway/);
+      assert.match(
+        refused.stderr,
+        /error: process \d+ is a forked worker sharing \d+ MiB of heap with its parent \d+: a census copies the pages it touches into the worker .*; add --allow-shared to count it anyway/,
+      );
       const before = rss(worker);
       const r = await runCli([`pid/${worker}`, '--allow-shared', '-o', 'json', '--out-dir', outDir()]);
       assert.equal(r.code, 0, r.stderr);

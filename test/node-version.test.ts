@@ -19,7 +19,9 @@ function olderNode(): { bin: string; version: string } | undefined {
     try {
       const version = execFileSync(bin, ['-p', 'process.versions.node'], { encoding: 'utf8' }).trim();
       if (nodeTooOld(version)) return { bin, version };
-    } catch { /* not there */ }
+    } catch {
+      /* not there */
+    }
   }
   return undefined;
 }
@@ -29,7 +31,7 @@ const why = old ? false : 'no Node.js older than the engines field on this machi
 if (why && process.env.CI === 'true') throw new Error(`${why}: CI must run this test (Debian's nodejs package gives one)`);
 
 describe('the Node.js version', () => {
-  it('MIN_NODE is package.json\'s engines', () => {
+  it("MIN_NODE is package.json's engines", () => {
     const engines = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).engines.node as string;
     assert.equal(engines, `>=${MIN_NODE.join('.')}`);
   });
@@ -44,7 +46,10 @@ describe('the Node.js version', () => {
       const r = spawnSync(old!.bin, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', KUBECONFIG: '/nonexistent' } });
       assert.equal(r.status, 2, r.stderr);
       assert.equal(r.stdout, '');
-      assert.equal(r.stderr, `error: kubectl-pyheap needs Node.js 22.19 or newer, and this is Node.js ${old!.version}; install a newer Node.js, or use the standalone executable from the release (it needs no Node.js)\n`);
+      assert.equal(
+        r.stderr,
+        `error: kubectl-pyheap needs Node.js 22.19 or newer, and this is Node.js ${old!.version}; install a newer Node.js, or use the standalone executable from the release (it needs no Node.js)\n`,
+      );
     });
   }
 

@@ -18,7 +18,11 @@ import { ptraceSkip } from './support/ptrace.js';
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'pyheap-npm-'));
 after(() => {
   rmSync(scratch, { recursive: true, force: true });
-  assert.deepEqual(liveTargets().map((t) => t.pid), [], 'a test left a target running');
+  assert.deepEqual(
+    liveTargets().map((t) => t.pid),
+    [],
+    'a test left a target running',
+  );
 });
 
 // the Node 24 that npm scripts get (the `node` devDependency), then the rest of this machine
@@ -26,7 +30,11 @@ const nodeBin = path.join(ROOT, 'node_modules', '.bin');
 const PATH = `${nodeBin}:${process.env.PATH ?? '/usr/bin:/bin'}`;
 const env = { ...process.env, PATH, NO_COLOR: '1', npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' };
 
-interface Run { code: number; stdout: string; stderr: string }
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 function run(cmd: string, args: string[], cwd: string, timeoutMs = 300000): Promise<Run> {
   return new Promise((resolve) => {
     execFile(cmd, args, { cwd, env, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
@@ -35,7 +43,10 @@ function run(cmd: string, args: string[], cwd: string, timeoutMs = 300000): Prom
   });
 }
 
-interface PackInfo { filename: string; files: { path: string }[] }
+interface PackInfo {
+  filename: string;
+  files: { path: string }[];
+}
 
 describe('npm pack, npm install -g, npx', () => {
   let tarball = '';
@@ -65,7 +76,18 @@ describe('npm pack, npm install -g, npx', () => {
 
   it('prepack built the code, and the tarball ships build/src, payloads, LICENSE and README only', () => {
     assert.ok(existsSync(tarball));
-    for (const f of ['build/src/cli.js', 'build/src/inject/payloads.js', 'build/src/report/html/asset.js', 'payloads/shell/agent.sh', 'payloads/gdb/inject-x86_64.gdb', 'payloads/python/pyheap_boot.py', 'payloads/python/pyheap_census.py', 'LICENSE', 'README.md', 'package.json']) {
+    for (const f of [
+      'build/src/cli.js',
+      'build/src/inject/payloads.js',
+      'build/src/report/html/asset.js',
+      'payloads/shell/agent.sh',
+      'payloads/gdb/inject-x86_64.gdb',
+      'payloads/python/pyheap_boot.py',
+      'payloads/python/pyheap_census.py',
+      'LICENSE',
+      'README.md',
+      'package.json',
+    ]) {
       assert.ok(files.includes(f), `${f} is not in the package`);
     }
     const stray = files.filter((f) => !/^(build\/src\/|payloads\/|LICENSE$|README\.md$|package\.json$)/.test(f) || f.includes('__pycache__') || f.endsWith('.ts'));

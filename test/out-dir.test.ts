@@ -15,7 +15,10 @@ import { assertNoAgentPods, fixture, oneLineError, pyheap, settleZombies, type K
 
 const skip = ptraceSkip();
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'pyheap-out-dir-'));
-const py = findInterpreters().filter((p) => p.label.startsWith('pyenv')).at(-1) ?? findInterpreters()[0]!;
+const py =
+  findInterpreters()
+    .filter((p) => p.label.startsWith('pyenv'))
+    .at(-1) ?? findInterpreters()[0]!;
 const script = path.join(scratch, 'leak.py');
 writeFileSync(script, 'import os\nopen(os.path.join(PYHEAP_OUT, "found.txt"), "w").write("x")\nprint("hello")\n');
 let target: ContainerTarget | undefined;
@@ -36,10 +39,21 @@ before(async () => {
   const cluster = await startCluster({
     cgroupLayout: 'cgroupfs',
     switches: { agentStartDelayMs: 50 },
-    objects: [{ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'default' }, spec: {
-      replicas: 2, selector: { matchLabels: { app: 'web' } },
-      template: { metadata: { labels: { app: 'web' } }, spec: withFixtures({ containers: [
-        { name: 'app', image: `python:3.${py.version[1]}`, command: ['python', '/app/census_target.py', '5', '1'] }] }) } } }],
+    objects: [
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'web', namespace: 'default' },
+        spec: {
+          replicas: 2,
+          selector: { matchLabels: { app: 'web' } },
+          template: {
+            metadata: { labels: { app: 'web' } },
+            spec: withFixtures({ containers: [{ name: 'app', image: `python:3.${py.version[1]}`, command: ['python', '/app/census_target.py', '5', '1'] }] }),
+          },
+        },
+      },
+    ],
   });
   f = fixture(cluster, scratch);
 });

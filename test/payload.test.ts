@@ -9,12 +9,16 @@ import { describe, it } from 'node:test';
 import { ROOT } from './support/cli.js';
 import { findInterpreters } from './support/pythons.js';
 
-
 describe('census payload against an exact reference walk', () => {
   for (const py of findInterpreters()) {
     it(py.label, () => {
       const out = execFileSync(py.exe, [path.join(ROOT, 'test', 'py', 'census_check.py'), '100000'], { encoding: 'utf8', timeout: 120_000 });
-      const { census, reference, census_sizes: sizes, reference_sizes: referenceSizes } = JSON.parse(out) as Record<'census' | 'reference' | 'census_sizes' | 'reference_sizes', Record<string, number>>;
+      const {
+        census,
+        reference,
+        census_sizes: sizes,
+        reference_sizes: referenceSizes,
+      } = JSON.parse(out) as Record<'census' | 'reference' | 'census_sizes' | 'reference_sizes', Record<string, number>>;
       const names = new Set([...Object.keys(census), ...Object.keys(reference)]);
       const differ: string[] = [];
       for (const n of names) {

@@ -31,11 +31,17 @@ import { ptraceSkip } from './support/ptrace.js';
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'pyheap-release-'));
 after(() => {
   rmSync(scratch, { recursive: true, force: true });
-  assert.deepEqual(liveTargets().map((t) => t.pid), [], 'a test left a target running');
+  assert.deepEqual(
+    liveTargets().map((t) => t.pid),
+    [],
+    'a test left a target running',
+  );
 });
 
 let r: ReleaseResult;
-before(async () => { r = await sharedRelease((s) => process.stderr.write(`${s}\n`)); });
+before(async () => {
+  r = await sharedRelease((s) => process.stderr.write(`${s}\n`));
+});
 
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2:1';
 
@@ -99,7 +105,10 @@ describe('npm run release', () => {
 
   it('darwin/arm64 is built but, unsigned, neither packed nor in the manifest', () => {
     const p = r.pending.find((x) => platformId(x.platform) === 'darwin-arm64');
-    if (process.platform === 'darwin') { assert.equal(p, undefined); return; }
+    if (process.platform === 'darwin') {
+      assert.equal(p, undefined);
+      return;
+    }
     assert.ok(p, 'darwin-arm64 should be pending here');
     const exe = readFileSync(p.executable);
     assert.deepEqual(binaryKind(exe), ['macho', 'arm64']);
@@ -115,7 +124,10 @@ describe('npm run release', () => {
     assert.equal(doc.spec?.version, `v${r.version}`);
     const listed = (doc.spec?.platforms ?? []).map((p) => [p.uri!.slice(p.uri!.lastIndexOf('/') + 1), p.sha256]);
     assert.deepEqual(listed.sort(), r.built.map((b) => [path.basename(b.archive), b.sha256]).sort());
-    const sums = readFileSync(path.join(r.out, 'SHA256SUMS'), 'utf8').trim().split('\n').map((l) => l.split(/\s+/).reverse());
+    const sums = readFileSync(path.join(r.out, 'SHA256SUMS'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(/\s+/).reverse());
     assert.deepEqual(sums.sort(), listed.sort());
   });
 
@@ -130,9 +142,10 @@ describe('npm run release', () => {
 // libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross libatomic1-arm64-cross)
 const ARM64_ROOT = '/usr/aarch64-linux-gnu';
 const qemu = ['/usr/bin/qemu-aarch64', '/usr/bin/qemu-aarch64-static'].find((q) => existsSync(q));
-const armSkip = !qemu || !existsSync(path.join(ARM64_ROOT, 'lib', 'libatomic.so.1'))
-  ? 'no qemu-aarch64 with arm64 libraries here (qemu-user, libc6-arm64-cross, libstdc++6-arm64-cross, libgcc-s1-arm64-cross, libatomic1-arm64-cross)'
-  : false;
+const armSkip =
+  !qemu || !existsSync(path.join(ARM64_ROOT, 'lib', 'libatomic.so.1'))
+    ? 'no qemu-aarch64 with arm64 libraries here (qemu-user, libc6-arm64-cross, libstdc++6-arm64-cross, libgcc-s1-arm64-cross, libatomic1-arm64-cross)'
+    : false;
 describe('the linux/arm64 executable, emulated', { skip: armSkip }, () => {
   it('starts and shows its usage', async () => {
     const archive = r.built.find((b) => platformId(b.platform) === 'linux-arm64')!.archive;
@@ -165,7 +178,11 @@ function pathWithoutNode(): string {
   return bin;
 }
 
-interface Run { code: number; stdout: string; stderr: string }
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 function runExe(exe: string, args: string[], env: Record<string, string>, onSpawn?: () => void): Promise<Run> {
   return new Promise((resolve, reject) => {
@@ -173,11 +190,21 @@ function runExe(exe: string, args: string[], env: Record<string, string>, onSpaw
     onSpawn?.();
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`${exe} ${args.join(' ')} did not finish; stderr: ${stderr}`)); }, 120000);
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${exe} ${args.join(' ')} did not finish; stderr: ${stderr}`));
+    }, 120000);
     child.on('error', reject);
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code: code ?? -1, stdout, stderr }); });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
   });
 }
 
@@ -194,7 +221,13 @@ interface Started {
   clean?(): Promise<void>;
 }
 
-interface Context { exe: string; dir: string; env: Record<string, string>; t: Started; outDir(): string }
+interface Context {
+  exe: string;
+  dir: string;
+  env: Record<string, string>;
+  t: Started;
+  outDir(): string;
+}
 
 /**
  * How the end-to-end suite reaches a Python target: a process of this machine (pid/N), and a
@@ -230,17 +263,32 @@ const WAYS: Way[] = [
       mkdirSync(agentTmp);
       const cluster = await startCluster({
         switches: { agentStartDelayMs: 50, agentTmpDir: agentTmp },
-        objects: [{ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'census', namespace: 'default', labels: { app: 'census' } }, spec: withFixtures({
-          restartPolicy: 'Never',
-          containers: [{ name: 'py', image, command: ['python3', `/app/${path.basename(script)}`, ...args], securityContext: { runAsUser: 1000, runAsGroup: 1000 } }],
-        }, path.dirname(script)) }],
+        objects: [
+          {
+            apiVersion: 'v1',
+            kind: 'Pod',
+            metadata: { name: 'census', namespace: 'default', labels: { app: 'census' } },
+            spec: withFixtures(
+              {
+                restartPolicy: 'Never',
+                containers: [{ name: 'py', image, command: ['python3', `/app/${path.basename(script)}`, ...args], securityContext: { runAsUser: 1000, runAsGroup: 1000 } }],
+              },
+              path.dirname(script),
+            ),
+          },
+        ],
       });
       kube = fixture(cluster, scratch);
       const pid = (await cluster.containers()).find((c) => c.pod === 'census')?.pid;
       assert.ok(pid, 'the census pod is not running');
       return {
-        target: 'census', args: ['--kubeconfig', cluster.kubeconfigPath], pid,
-        stop: async () => { await cluster.stop(); await settleZombies(); },
+        target: 'census',
+        args: ['--kubeconfig', cluster.kubeconfigPath],
+        pid,
+        stop: async () => {
+          await cluster.stop();
+          await settleZombies();
+        },
         clean: async () => {
           await assertNoAgentPods(kube!);
           assert.deepEqual(readdirSync(agentTmp), [], 'the agent left files in its /tmp');
@@ -252,7 +300,10 @@ const WAYS: Way[] = [
         const { exe, env, t, outDir } = ctx();
         const r = await runExe(exe, ['nosuchpod', ...t.args, '--out-dir', outDir()], env);
         assert.equal(r.code, 3, r.stderr);
-        assert.deepEqual(r.stderr.split('\n').filter((l) => l.startsWith('error:')), ['error: pod "nosuchpod" not found in namespace default; check the name and -n (kubectl get pods -n default)']);
+        assert.deepEqual(
+          r.stderr.split('\n').filter((l) => l.startsWith('error:')),
+          ['error: pod "nosuchpod" not found in namespace default; check the name and -n (kubectl get pods -n default)'],
+        );
         await t.clean!();
       });
 
@@ -265,7 +316,7 @@ const WAYS: Way[] = [
         await t.clean!();
       });
 
-      it('kubectl_complete-pyheap (the archive\'s, and a link named so): kubectl completes pods, containers, namespaces, contexts and flags', async () => {
+      it("kubectl_complete-pyheap (the archive's, and a link named so): kubectl completes pods, containers, namespaces, contexts and flags", async () => {
         const { exe, dir, env, t } = ctx();
         const kubeconfig = t.args[1]!;
         // the archive's: a script that runs the kubectl-pyheap next to it, also through a link
@@ -328,7 +379,9 @@ for (const way of WAYS) {
       env = { PATH: pathWithoutNode(), HOME: scratch, TMPDIR: tmp, NO_COLOR: '1', LC_ALL: 'C.UTF-8' };
       t = await way.start(py!, path.join(FIXTURES, 'census_target.py'), ['1234', '5']);
     });
-    after(async () => { await t?.stop(); });
+    after(async () => {
+      await t?.stop();
+    });
 
     /** The target is alive, untraced, its /tmp clean; our extracted payloads are gone; no agent pod. */
     async function unharmed(): Promise<void> {
@@ -358,7 +411,9 @@ for (const way of WAYS) {
             try {
               const d = path.join(tmp, e);
               modes.push(statSync(d).mode & 0o777, statSync(path.join(d, 'shell', 'agent.sh')).mode & 0o777);
-            } catch { /* not written yet, or already gone */ }
+            } catch {
+              /* not written yet, or already gone */
+            }
           }
           await new Promise((res) => setTimeout(res, 10));
         }

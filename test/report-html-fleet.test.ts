@@ -21,14 +21,24 @@ const skip = ptraceSkip() || browserSkip();
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'pyheap-report-fleet-'));
 const LEAKY = 'shop-b';
 const replica = (name: string, orders: number) => ({
-  apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default', labels: { app: 'shop' } },
-  spec: withFixtures({ restartPolicy: 'Never', containers: [{ name: 'app', image: 'python:3.12', command: ['python', '/app/fleet_replica.py', String(orders)], securityContext: { runAsUser: 1000, runAsGroup: 1000 } }] }),
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name, namespace: 'default', labels: { app: 'shop' } },
+  spec: withFixtures({
+    restartPolicy: 'Never',
+    containers: [{ name: 'app', image: 'python:3.12', command: ['python', '/app/fleet_replica.py', String(orders)], securityContext: { runAsUser: 1000, runAsGroup: 1000 } }],
+  }),
 });
 
 // a pre-fork server: the parent holds 1000 Jobs, its two workers 1100 and 1200 (inherited + own)
 const workers = {
-  apiVersion: 'v1', kind: 'Pod', metadata: { name: 'prefork', namespace: 'default' },
-  spec: withFixtures({ restartPolicy: 'Never', containers: [{ name: 'app', image: 'python:3.12', command: ['python', '/app/forking_workers.py', '2'], securityContext: { runAsUser: 1000, runAsGroup: 1000 } }] }),
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name: 'prefork', namespace: 'default' },
+  spec: withFixtures({
+    restartPolicy: 'Never',
+    containers: [{ name: 'app', image: 'python:3.12', command: ['python', '/app/forking_workers.py', '2'], securityContext: { runAsUser: 1000, runAsGroup: 1000 } }],
+  }),
 };
 
 let f: KubeFixture;
@@ -36,7 +46,9 @@ let browser: Browser;
 before(async () => {
   if (skip) return;
   const cluster = await startCluster({
-    cgroupLayout: 'cgroupfs', nodes: ['emulated-node-1', 'emulated-node-2'], switches: { agentStartDelayMs: 50 },
+    cgroupLayout: 'cgroupfs',
+    nodes: ['emulated-node-1', 'emulated-node-2'],
+    switches: { agentStartDelayMs: 50 },
     objects: [replica('shop-a', 50), replica(LEAKY, 20_000), replica('shop-c', 50), workers],
   });
   f = fixture(cluster, scratch);
@@ -80,7 +92,7 @@ describe('report page of a fleet (--all-pods), in chromium', { skip, timeout: 30
     const column = header.indexOf(LEAKY);
     assert.ok(column > 1, header.join(' | '));
     const row = p.page.locator('[data-table=fleet] tbody tr', { hasText: '__main__.Order' }).first();
-    assert.match(await row.locator('td').nth(column).getAttribute('class') ?? '', /outlier-cell/);
+    assert.match((await row.locator('td').nth(column).getAttribute('class')) ?? '', /outlier-cell/);
     await shoot(p, 'fleet');
 
     // into the replica: its own header and tables

@@ -25,19 +25,39 @@ import { classify, type RunDoc } from '../src/report/html/document.js';
 const MB = 1024 * 1024;
 const skip = ptraceSkip() || browserSkip();
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'pyheap-report-'));
-const ALLOC_LINE = readFileSync(path.join(FIXTURES, 'leak_target.py'), 'utf8').split('\n').findIndex((l) => l.includes('# ALLOC_LINE')) + 1;
+const ALLOC_LINE =
+  readFileSync(path.join(FIXTURES, 'leak_target.py'), 'utf8')
+    .split('\n')
+    .findIndex((l) => l.includes('# ALLOC_LINE')) + 1;
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
-const run = (types: [string, number][], total = 50 * MB): Pick<RunDoc, 'types' | 'total'> => ({ types: types.map(([name, size]) => ({ name, size, count: Math.ceil(size / 100) })), total: { count: 1, size: total } });
+const run = (types: [string, number][], total = 50 * MB): Pick<RunDoc, 'types' | 'total'> => ({
+  types: types.map(([name, size]) => ({ name, size, count: Math.ceil(size / 100) })),
+  total: { count: 1, size: total },
+});
 
 describe('report page, pure parts', () => {
   it('the outlier is the replica whose type stands far from the median of the others', () => {
-    const same: [string, number][] = [['str', 10 * MB], ['dict', 8 * MB]];
+    const same: [string, number][] = [
+      ['str', 10 * MB],
+      ['dict', 8 * MB],
+    ];
     const o = findOutliers([run(same), run([...same, ['app.Order', 40 * MB]]), run([...same, ['app.Order', 100_000]]), run(same)]);
     assert.equal(o[0]?.type, 'app.Order');
     assert.equal(o[0]?.replica, 1);
     assert.equal(o.length, 1, JSON.stringify(o));
-    assert.deepEqual(findOutliers([run(same), run(same), run([['str', 10.2 * MB], ['dict', 8 * MB]])]), [], 'identical replicas have no outlier');
+    assert.deepEqual(
+      findOutliers([
+        run(same),
+        run(same),
+        run([
+          ['str', 10.2 * MB],
+          ['dict', 8 * MB],
+        ]),
+      ]),
+      [],
+      'identical replicas have no outlier',
+    );
     assert.deepEqual(findOutliers([run([...same, ['app.Order', 40 * MB]])]), [], 'one replica has nothing to compare with');
   });
 
@@ -55,8 +75,11 @@ describe('report page, pure parts', () => {
     const base: RunDoc = { target: 'pid/1', run_id: 'x', python: null, status: 'ok' };
     const where = (d: RunDoc) => Object.fromEntries(runView(d, 'r').header.where.filter(([k]) => /agent|gdb/.test(k)));
     assert.deepEqual(where({ ...base, agent: { image: null, gdb_version: '13.1' } }), { 'agent image': "none: this machine's gdb (pid/N)", gdb: '13.1' });
-    assert.deepEqual(where({ ...base, target: 'pod/web', pod: 'web', agent_pod: 'pyheap-agent-1', agent: { image: 'ghcr.io/kubectl-pyheap/agent:0.1.0', gdb_version: '16.3' } }),
-      { 'agent pod': 'pyheap-agent-1', 'agent image': 'ghcr.io/kubectl-pyheap/agent:0.1.0', gdb: '16.3' });
+    assert.deepEqual(where({ ...base, target: 'pod/web', pod: 'web', agent_pod: 'pyheap-agent-1', agent: { image: 'ghcr.io/kubectl-pyheap/agent:0.1.0', gdb_version: '16.3' } }), {
+      'agent pod': 'pyheap-agent-1',
+      'agent image': 'ghcr.io/kubectl-pyheap/agent:0.1.0',
+      gdb: '16.3',
+    });
     assert.deepEqual(where({ ...base, pod: 'web', agent_image: 'robustadev/debug-toolkit:v6.0', gdb: '13.1' }), { 'agent image': 'robustadev/debug-toolkit:v6.0', gdb: '13.1' });
   });
 
@@ -68,10 +91,24 @@ describe('report page, pure parts', () => {
     assert.equal(data.runs[0]!.types.omitted, 5000 - LIMITS.types);
     assert.equal(data.runs[0]!.types.omittedCount, (5000 - LIMITS.types) * 10);
     // a dominator tree cut to its largest nodes keeps every kept node's dominator
-    const nodes = [{ parent: -1, r: 100 }, { parent: 0, r: 60 }, { parent: 1, r: 5 }, { parent: 0, r: 30 }, { parent: 3, r: 20 }, { parent: -1, r: 10 }]
-      .map((n) => ({ parent: n.parent, type: 't', id: 1, size: 1, retained_size: n.r, children: 1 }));
+    const nodes = [
+      { parent: -1, r: 100 },
+      { parent: 0, r: 60 },
+      { parent: 1, r: 5 },
+      { parent: 0, r: 30 },
+      { parent: 3, r: 20 },
+      { parent: -1, r: 10 },
+    ].map((n) => ({ parent: n.parent, type: 't', id: 1, size: 1, retained_size: n.r, children: 1 }));
     const cut = treeBound({ total_size: 200, objects: 6, nodes }, 4);
-    assert.deepEqual(cut.nodes.map((n) => [n.retained_size, n.parent]), [[100, -1], [60, 0], [30, 0], [20, 2]]);
+    assert.deepEqual(
+      cut.nodes.map((n) => [n.retained_size, n.parent]),
+      [
+        [100, -1],
+        [60, 0],
+        [30, 0],
+        [20, 2],
+      ],
+    );
   });
 });
 
@@ -80,7 +117,9 @@ describe('report page of a real run, in chromium', { skip, timeout: 300_000 }, (
   let target: ContainerTarget;
   let dir: string;
   let stderr: string;
-  const py = findInterpreters().filter((p) => p.label.startsWith('pyenv')).at(-1)!;
+  const py = findInterpreters()
+    .filter((p) => p.label.startsWith('pyenv'))
+    .at(-1)!;
   before(async () => {
     if (skip) return;
     browser = await launchBrowser();
@@ -93,7 +132,10 @@ describe('report page of a real run, in chromium', { skip, timeout: 300_000 }, (
   after(async () => {
     await target?.stop();
     await browser?.close();
-    assert.deepEqual(liveTargets().map((t) => t.pid), []);
+    assert.deepEqual(
+      liveTargets().map((t) => t.pid),
+      [],
+    );
   });
 
   let p: OpenedPage;
@@ -114,7 +156,7 @@ describe('report page of a real run, in chromium', { skip, timeout: 300_000 }, (
     assert.match(header, /OBJECTS\s+[\d,]+/i);
     assert.match(header, /before[\s\S]*peak[\s\S]*after/);
     assert.match(header, /What the census cannot see \(\d+ notes\)/);
-    assert.match(header, new RegExp(`gdb\\s+${localGdbVersion().replace(/\./g, '\\.')}\\b`), 'the version of the gdb that injected: this machine\'s');
+    assert.match(header, new RegExp(`gdb\\s+${localGdbVersion().replace(/\./g, '\\.')}\\b`), "the version of the gdb that injected: this machine's");
     assert.match(header, /agent image\s+none: this machine's gdb \(pid\/N\)/);
     await shoot(p, 'run-types');
   });
@@ -137,7 +179,7 @@ describe('report page of a real run, in chromium', { skip, timeout: 300_000 }, (
     await p.page.click('[data-table=types] th[data-sort=size]');
     assert.equal((await names())[0], '__main__.Record', 'Records outweigh the one Retainer (its 30 MB are a bytearray)');
     await shoot(p, 'run-types-filtered');
-    assert.ok(await p.page.locator('[data-table=largest] tbody tr[data-row]').count() > 5, 'the largest single objects');
+    assert.ok((await p.page.locator('[data-table=largest] tbody tr[data-row]').count()) > 5, 'the largest single objects');
   });
 
   it('retained size: the dominator treemap drills down and back, and the chains name the Retainer', async () => {
@@ -150,14 +192,17 @@ describe('report page of a real run, in chromium', { skip, timeout: 300_000 }, (
     const retainer = p.page.locator('[data-treemap=dominators] .tm-cell', { hasText: 'Retainer' }).first();
     await retainer.click({ position: { x: 12, y: 8 } }); // its header: its children cover the rest
     const crumbs = p.page.locator('.tm-crumbs .crumb');
-    assert.ok(await crumbs.count() >= 2, 'the breadcrumb shows where we are');
+    assert.ok((await crumbs.count()) >= 2, 'the breadcrumb shows where we are');
     assert.notEqual(await cells.count(), 0);
     await shoot(p, 'run-retained-drilled');
     await crumbs.first().click();
     assert.equal(await crumbs.count(), 1, 'back at the top');
     assert.equal(await cells.count(), top);
     const chains = await p.page.locator('[data-view=retainers] .retainer').allInnerTexts();
-    assert.ok(chains.some((c) => /30\.0 MiB[\s\S]*__main__\.Retainer/.test(c)), chains.slice(0, 3).join('\n'));
+    assert.ok(
+      chains.some((c) => /30\.0 MiB[\s\S]*__main__\.Retainer/.test(c)),
+      chains.slice(0, 3).join('\n'),
+    );
     // by module, own size: the builtins drill into their types
     await p.page.click('button[data-choice=own]');
     await p.page.locator('[data-treemap=own-module] .tm-cell[data-path="builtins"]').click({ position: { x: 12, y: 8 } });
@@ -194,7 +239,7 @@ describe('report page of a real run, in chromium', { skip, timeout: 300_000 }, (
     assert.match(r.stderr.trim().split('\n').at(-1)!, /^report: file:\/\/\S+offline\.html$/);
     const q = await openReport(browser, `file://${out}`);
     assert.match(await q.page.locator('[data-view=retainers]').innerText(), /__main__\.Retainer/);
-    assert.ok(await q.page.locator('[data-treemap=dominators] .tm-cell').count() > 3);
+    assert.ok((await q.page.locator('[data-treemap=dominators] .tm-cell').count()) > 3);
     await shoot(q, 'analyze');
     assert.deepEqual(q.errors, []);
     const bad = await runCli(['analyze', path.join(dir, 'snapshot.pyheap'), '--html', path.join(scratch, 'no', 'such', 'x.html')]);

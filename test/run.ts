@@ -41,7 +41,9 @@ function leftovers(): string[] {
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
       if (/\/kubepods[/.]/.test(readFileSync(`/proc/${pid}/cgroup`, 'utf8'))) found.push(`process in a kubepods cgroup: ${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ')}`);
-    } catch { /* exited */ }
+    } catch {
+      /* exited */
+    }
   }
   for (const cg of leftoverCgroups()) found.push(`cgroup: ${cg}`);
   for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) if (line.includes('pyheap-')) found.push(`mount: ${line}`);

@@ -22,16 +22,27 @@ const SHAPES = ['Plain', 'Slotted', 'Wide', 'Materialised', 'ReadTracked', 'Dict
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'pyheap-sizes-'));
 after(() => {
   rmSync(scratch, { recursive: true, force: true });
-  assert.deepEqual([...liveTargets(), ...liveImageTargets()].map((t) => t.pid), [], 'a test left a target running');
+  assert.deepEqual(
+    [...liveTargets(), ...liveImageTargets()].map((t) => t.pid),
+    [],
+    'a test left a target running',
+  );
 });
 let outCount = 0;
 const outDir = () => path.join(scratch, `out-${++outCount}`);
 
 /** What the checks need of a target, wherever it runs (a container-like view of this machine, an image). */
-interface Target { pid: number; child: ChildProcess; output: string[] }
+interface Target {
+  pid: number;
+  child: ChildProcess;
+  output: string[];
+}
 type Version = [number, number];
 
-interface Census { total: { size: number }; types: { name: string; count: number; size: number }[] }
+interface Census {
+  total: { size: number };
+  types: { name: string; count: number; size: number }[];
+}
 
 async function census(t: Target): Promise<Census> {
   const r = await runCli([`pid/${t.pid}`, '-o', 'json', '--out-dir', outDir(), '--timeout', '120s']);
@@ -59,7 +70,10 @@ function ask(t: Target, signal: NodeJS.Signals, word: string): Promise<string> {
   return new Promise<string>((resolve, reject) => {
     const poll = () => {
       const l = t.output.slice(seen).find((x) => x.startsWith(word));
-      if (l !== undefined) { t.child.stdout!.off('data', poll); resolve(l); }
+      if (l !== undefined) {
+        t.child.stdout!.off('data', poll);
+        resolve(l);
+      }
     };
     t.child.stdout!.on('data', poll);
     t.child.once('exit', (code) => reject(new Error(`the target exited (${code}) before saying "${word}"`)));
@@ -116,7 +130,8 @@ async function check(version: Version, t: Target, say: (s: string) => void): Pro
     const theirs = traced / N;
     const { expected, within } = allowance(version, shape);
     rows.push(`${shape}: census ${ours.toFixed(1)} (the instance itself ${(row.size / N).toFixed(1)}), tracemalloc ${theirs.toFixed(1)} bytes per instance`);
-    if (Math.abs(ours - theirs - expected) > within) failures.push(`${shape}: census ${ours.toFixed(2)} vs tracemalloc ${theirs.toFixed(2)} bytes per instance (expected a difference of ${expected} +- ${within})`);
+    if (Math.abs(ours - theirs - expected) > within)
+      failures.push(`${shape}: census ${ours.toFixed(2)} vs tracemalloc ${theirs.toFixed(2)} bytes per instance (expected a difference of ${expected} +- ${within})`);
     prev = next;
   }
   for (const r of rows) say(r);
@@ -146,7 +161,10 @@ describe('sizes: the census against tracemalloc, every interpreter of this machi
 });
 
 describe('sizes: the census against tracemalloc, 3.14 and 3.15 in their images', { skip }, () => {
-  for (const [image, minor] of [['python:3.14', 14], ['python:3.15', 15]] as const) {
+  for (const [image, minor] of [
+    ['python:3.14', 14],
+    ['python:3.15', 15],
+  ] as const) {
     it(`${image}: bytes per instance as tracemalloc counts them, no __dict__ made`, { timeout: 1_800_000 }, async (tc) => {
       const t = await startImageTarget({ image, command: ['python3', '-u', '/app/sizes_target.py', String(N)], appDir: FIXTURES, uid: 1000 });
       try {

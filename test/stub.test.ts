@@ -8,17 +8,29 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { PAYLOADS } from './support/cli.js';
 
-const has = (tool: string) => { try { execFileSync(tool, ['--version'], { stdio: 'ignore' }); return true; } catch { return false; } };
-const noAs = has('as') && has('aarch64-linux-gnu-as') ? false
-  : 'binutils and binutils-aarch64-linux-gnu (as, objcopy, aarch64-linux-gnu-as) are not installed';
+const has = (tool: string) => {
+  try {
+    execFileSync(tool, ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+};
+const noAs = has('as') && has('aarch64-linux-gnu-as') ? false : 'binutils and binutils-aarch64-linux-gnu (as, objcopy, aarch64-linux-gnu-as) are not installed';
 const STUB = path.join(PAYLOADS, 'stub');
 
 describe('payloads/stub', { skip: noAs }, () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pyheap-stub-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
   let built = false;
-  const build = () => { if (!built) execFileSync('sh', [path.join(STUB, 'make-hex.sh'), dir]); built = true; };
-  const archs = readdirSync(STUB).filter((f) => /^stub-.*\.S$/.test(f)).map((f) => f.slice(5, -2)).sort();
+  const build = () => {
+    if (!built) execFileSync('sh', [path.join(STUB, 'make-hex.sh'), dir]);
+    built = true;
+  };
+  const archs = readdirSync(STUB)
+    .filter((f) => /^stub-.*\.S$/.test(f))
+    .map((f) => f.slice(5, -2))
+    .sort();
 
   it('has a stub for x86_64 and aarch64', () => assert.deepEqual(archs, ['aarch64', 'x86_64']));
   for (const arch of archs) {

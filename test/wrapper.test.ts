@@ -39,7 +39,11 @@ print(getattr(sys.gettrace(), '__qualname__', None), repr(sys.stdout), repr(sys.
 
 after(() => {
   rmSync(scratch, { recursive: true, force: true });
-  assert.deepEqual(liveTargets().map((t) => t.pid), [], 'a test left a target running');
+  assert.deepEqual(
+    liveTargets().map((t) => t.pid),
+    [],
+    'a test left a target running',
+  );
 });
 
 for (const py of pythons) {
@@ -50,7 +54,9 @@ for (const py of pythons) {
       t = await startContainer({ python: py, script: path.join(FIXTURES, 'census_target.py'), args: ['10', '1'], uid: 1000 });
       base = threads(t.pid);
     });
-    after(async () => { await t?.stop(); });
+    after(async () => {
+      await t?.stop();
+    });
 
     for (const c of INJECTED_FAILURES) {
       it(c.what, async () => {
@@ -62,7 +68,10 @@ for (const py of pythons) {
     it("the application's globals: a NameError says how to reach them, and import __main__ does", async () => {
       const r = await runCli([`pid/${t.pid}`, '--exec', 'print(len(markers))', '--out-dir', outDir()]);
       assert.equal(r.code, 1, r.stderr);
-      assert.match(r.stderr, /^error: the injected code raised NameError: name 'markers' is not defined; the target is unharmed; injected code runs in a namespace of its own, not in __main__'s: reach the application's globals with import __main__ \(__main__\.NAME\) or sys\.modules\["app\.module"\]\.NAME$/m);
+      assert.match(
+        r.stderr,
+        /^error: the injected code raised NameError: name 'markers' is not defined; the target is unharmed; injected code runs in a namespace of its own, not in __main__'s: reach the application's globals with import __main__ \(__main__\.NAME\) or sys\.modules\["app\.module"\]\.NAME$/m,
+      );
       const ok = await runCli([`pid/${t.pid}`, '--exec', 'import __main__\nprint(len(__main__.markers))', '--out-dir', outDir()]);
       assert.equal(ok.code, 0, ok.stderr);
       assert.equal(ok.stdout.trim(), '10');
@@ -71,7 +80,10 @@ for (const py of pythons) {
 
     it('--script runs with PYHEAP_OUT, its files and output come back', async () => {
       const script = path.join(scratch, 'leak.py');
-      writeFileSync(script, 'import os, sys\nprint("hello from", os.getpid())\nprint("to stderr", file=sys.stderr)\nos.makedirs(os.path.join(PYHEAP_OUT, "sub"))\nopen(os.path.join(PYHEAP_OUT, "sub", "report.txt"), "w").write("r" * 100000)\n');
+      writeFileSync(
+        script,
+        'import os, sys\nprint("hello from", os.getpid())\nprint("to stderr", file=sys.stderr)\nos.makedirs(os.path.join(PYHEAP_OUT, "sub"))\nopen(os.path.join(PYHEAP_OUT, "sub", "report.txt"), "w").write("r" * 100000)\n',
+      );
       const dir = outDir();
       const r = await runCli([`pid/${t.pid}`, '--script', script, '--out-dir', dir]);
       assert.equal(r.code, 0, r.stderr);

@@ -31,7 +31,10 @@ export function renderTemplate(template: string, tag: string, sha256: (uri: stri
   for (const l of lines.slice(start + 1)) {
     if (l.startsWith('  - ')) items.push([l]);
     else if (l === '' || l.startsWith('    ')) (items.at(-1) ?? head).push(l);
-    else { tail = lines.slice(lines.indexOf(l)); break; }
+    else {
+      tail = lines.slice(lines.indexOf(l));
+      break;
+    }
   }
   const omitted: string[] = [];
   const uris: string[] = [];
@@ -41,12 +44,19 @@ export function renderTemplate(template: string, tag: string, sha256: (uri: stri
     let skip = false;
     for (const l of item) {
       const m = CALL.exec(l);
-      if (!m) { out.push(l); continue; }
+      if (!m) {
+        out.push(l);
+        continue;
+      }
       // krew-release-bot writes "uri: X\n    sha256: Y": the call must sit at 4 spaces
       if (!l.startsWith('    {{')) throw new Error(`${KREW_TEMPLATE}: addURIAndSha must start its line, indented by 4 spaces: ${l.trim()}`);
       const uri = m[1]!.replace(TAG, tag);
       const sha = sha256(uri);
-      if (sha === undefined) { skip = true; omitted.push(uri); break; }
+      if (sha === undefined) {
+        skip = true;
+        omitted.push(uri);
+        break;
+      }
       uris.push(uri);
       out.push(l.replace(CALL, `uri: ${uri}\n    sha256: ${sha}`));
     }
@@ -87,9 +97,17 @@ export interface KrewPlugin {
 
 /** Every <os, arch> krew installs on (validate-krew-manifest's allPlatforms). */
 export const KREW_OS_ARCH: [string, string][] = [
-  ['windows', '386'], ['windows', 'amd64'], ['windows', 'arm64'],
-  ['linux', '386'], ['linux', 'amd64'], ['linux', 'arm'], ['linux', 'arm64'], ['linux', 'ppc64le'],
-  ['darwin', '386'], ['darwin', 'amd64'], ['darwin', 'arm64'],
+  ['windows', '386'],
+  ['windows', 'amd64'],
+  ['windows', 'arm64'],
+  ['linux', '386'],
+  ['linux', 'amd64'],
+  ['linux', 'arm'],
+  ['linux', 'arm64'],
+  ['linux', 'ppc64le'],
+  ['darwin', '386'],
+  ['darwin', 'amd64'],
+  ['darwin', 'arm64'],
 ];
 
 export function selectorMatches(sel: Selector, os: string, arch: string): boolean {
@@ -145,7 +163,10 @@ export function validateManifest(fileName: string, doc: unknown): string[] {
     if (!pl.files?.length) errors.push(`${at}.files is empty`);
     for (const f of pl.files ?? []) if (!f.from || !cleanPath(f.to ?? '')) errors.push(`${at}.files entry ${JSON.stringify(f)} needs a from and a clean relative to`);
     const sel = pl.selector;
-    if (!sel) { errors.push(`${at}.selector is missing`); return; }
+    if (!sel) {
+      errors.push(`${at}.selector is missing`);
+      return;
+    }
     if (!sel.matchLabels && !sel.matchExpressions?.length) errors.push(`${at}.selector is empty`);
     if (sel.matchLabels && Object.keys(sel.matchLabels).length === 0) errors.push(`${at}.selector.matchLabels is empty`);
     const keys = [...Object.keys(sel.matchLabels ?? {}), ...(sel.matchExpressions ?? []).map((e) => e.key)];

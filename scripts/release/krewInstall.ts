@@ -32,23 +32,41 @@ export async function extractArchive(archive: string, dir: string): Promise<void
   extract.on('entry', (h, stream, next) => {
     const dest = path.join(dir, safeName(h.name));
     const done = (p: Promise<unknown>) => p.then(() => next(), next);
-    if (h.type === 'directory') { stream.resume(); done(fs.mkdir(dest, { recursive: true })); return; }
-    if (h.type !== 'file') { stream.resume(); next(new Error(`archive member ${h.name} is a ${h.type}`)); return; }
+    if (h.type === 'directory') {
+      stream.resume();
+      done(fs.mkdir(dest, { recursive: true }));
+      return;
+    }
+    if (h.type !== 'file') {
+      stream.resume();
+      next(new Error(`archive member ${h.name} is a ${h.type}`));
+      return;
+    }
     const chunks: Buffer[] = [];
-    stream.on('data', (c: unknown) => { chunks.push(c as Buffer); });
+    stream.on('data', (c: unknown) => {
+      chunks.push(c as Buffer);
+    });
     stream.on('end', () => done(fs.mkdir(path.dirname(dest), { recursive: true }).then(() => fs.writeFile(dest, Buffer.concat(chunks), { mode: h.mode ?? 0o644 }))));
   });
   await pipeline(createReadStream(archive), createGunzip(), extract);
 }
 
 function globToRegExp(glob: string): RegExp {
-  return new RegExp(`^${glob.split('').map((c) => (c === '*' ? '[^/]*' : c === '?' ? '[^/]' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('')}$`);
+  return new RegExp(
+    `^${glob
+      .split('')
+      .map((c) => (c === '*' ? '[^/]*' : c === '?' ? '[^/]' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+      .join('')}$`,
+  );
 }
 
 async function applyFiles(from: string, to: string, files: { from: string; to: string }[]): Promise<void> {
   for (const op of files) {
     const direct = path.join(from, op.from);
-    const isFile = await fs.stat(direct).then(() => true, () => false);
+    const isFile = await fs.stat(direct).then(
+      () => true,
+      () => false,
+    );
     let moves: [string, string][];
     if (isFile) {
       moves = [[direct, path.join(to, op.to === '.' ? path.basename(direct) : op.to)]];
@@ -77,7 +95,11 @@ async function regularFiles(dir: string): Promise<string[]> {
   return out;
 }
 
-export interface Installed { link: string; target: string; files: string[] }
+export interface Installed {
+  link: string;
+  target: string;
+  files: string[];
+}
 
 export async function krewInstall(o: { krewRoot: string; name: string; version: string; platform: KrewPlatform; archive: string }): Promise<Installed> {
   const sha = createHash('sha256');

@@ -20,9 +20,26 @@ import { COMPLETION_SCRIPT } from './completion.js';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const CACHE = path.join(ROOT, '.cache', 'release');
 
-export interface Built { platform: Platform; archive: string; sha256: string; bytes: number; exeBytes: number }
-export interface Pending { platform: Platform; executable: string; why: string }
-export interface ReleaseResult { version: string; node: string; out: string; built: Built[]; pending: Pending[]; manifest: string }
+export interface Built {
+  platform: Platform;
+  archive: string;
+  sha256: string;
+  bytes: number;
+  exeBytes: number;
+}
+export interface Pending {
+  platform: Platform;
+  executable: string;
+  why: string;
+}
+export interface ReleaseResult {
+  version: string;
+  node: string;
+  out: string;
+  built: Built[];
+  pending: Pending[];
+  manifest: string;
+}
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
@@ -89,7 +106,10 @@ export async function release(o: { out: string; platforms?: string[]; updateKrew
   const pending: Pending[] = [];
   const packing: Promise<void>[] = [];
   for (const p of wanted) {
-    if (p.unsupported) { step(`${platformId(p)}: not built: ${p.unsupported}`); continue; }
+    if (p.unsupported) {
+      step(`${platformId(p)}: not built: ${p.unsupported}`);
+      continue;
+    }
     const base = p === host ? builder : await baseBinary(CACHE, lock, p, log);
     const exe = path.join(work, platformId(p), p.exe);
     await buildSea({ builder: builder.file, main, base: base.file, output: exe, assets });
@@ -113,11 +133,13 @@ export async function release(o: { out: string; platforms?: string[]; updateKrew
       { name: 'LICENSE', file: path.join(ROOT, 'LICENSE'), mode: 0o644 },
     ];
     // compression runs in zlib's threads while the next executable is built
-    packing.push((p.archive === 'zip' ? writeZip(archive, members, mtime) : writeTarGz(archive, members, mtime)).then(async () => {
-      const bytes = (await fs.stat(archive)).size;
-      built.push({ platform: p, archive, sha256: await fileDigest(archive, 'sha256'), bytes, exeBytes });
-      step(`${platformId(p)}: ${path.basename(archive)} ${(bytes / 1024 ** 2).toFixed(1)} MiB`);
-    }));
+    packing.push(
+      (p.archive === 'zip' ? writeZip(archive, members, mtime) : writeTarGz(archive, members, mtime)).then(async () => {
+        const bytes = (await fs.stat(archive)).size;
+        built.push({ platform: p, archive, sha256: await fileDigest(archive, 'sha256'), bytes, exeBytes });
+        step(`${platformId(p)}: ${path.basename(archive)} ${(bytes / 1024 ** 2).toFixed(1)} MiB`);
+      }),
+    );
   }
   await Promise.all(packing);
   built.sort((a, b2) => PLATFORMS.indexOf(a.platform) - PLATFORMS.indexOf(b2.platform));
@@ -136,7 +158,9 @@ export async function release(o: { out: string; platforms?: string[]; updateKrew
   const result: ReleaseResult = { version, node: lock.node, out: o.out, built, pending, manifest };
   await fs.writeFile(path.join(o.out, 'RELEASE-NOTES.md'), releaseNotes(result));
   await fs.rm(work, { recursive: true, force: true });
-  step(`done: ${built.length} archives, pyheap.yaml${o.updateKrew ? ` (and ${KREW_MANIFEST})` : ''}, SHA256SUMS, RELEASE-NOTES.md${pending.length ? `; ${pending.length} executable(s) to finish elsewhere, see RELEASE-NOTES.md` : ''}`);
+  step(
+    `done: ${built.length} archives, pyheap.yaml${o.updateKrew ? ` (and ${KREW_MANIFEST})` : ''}, SHA256SUMS, RELEASE-NOTES.md${pending.length ? `; ${pending.length} executable(s) to finish elsewhere, see RELEASE-NOTES.md` : ''}`,
+  );
   return result;
 }
 
@@ -159,7 +183,9 @@ function releaseNotes(r: ReleaseResult): string {
   if (r.pending.length) {
     lines.push('', '## Not finished on the build machine', '');
     for (const p of r.pending) {
-      lines.push(`- ${p.platform.os}/${p.platform.arch}: ${p.why}. Its executable was built (unsigned/${platformId(p.platform)}/${p.platform.exe}) but not packed, and the krew manifest leaves the platform out rather than offer a binary that macOS would kill. To finish it, run \`npm ci && npm run release\` on an Apple silicon Mac: the same build, signed there with \`codesign --sign -\` (or the identity in PYHEAP_CODESIGN_IDENTITY), gives all ${PLATFORMS.filter((x) => !x.unsupported).length} archives and the full manifest.`);
+      lines.push(
+        `- ${p.platform.os}/${p.platform.arch}: ${p.why}. Its executable was built (unsigned/${platformId(p.platform)}/${p.platform.exe}) but not packed, and the krew manifest leaves the platform out rather than offer a binary that macOS would kill. To finish it, run \`npm ci && npm run release\` on an Apple silicon Mac: the same build, signed there with \`codesign --sign -\` (or the identity in PYHEAP_CODESIGN_IDENTITY), gives all ${PLATFORMS.filter((x) => !x.unsupported).length} archives and the full manifest.`,
+      );
     }
   }
   const unsupported = PLATFORMS.filter((p) => p.unsupported);

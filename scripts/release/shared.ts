@@ -18,7 +18,9 @@ async function digestInputs(): Promise<string> {
     if (st.isDirectory()) {
       for (const e of (await fs.readdir(full)).sort()) if (e !== '__pycache__') await add(path.join(rel, e));
     } else {
-      h.update(`${rel}\0`).update(await fs.readFile(full)).update('\0');
+      h.update(`${rel}\0`)
+        .update(await fs.readFile(full))
+        .update('\0');
     }
   };
   for (const i of INPUTS) await add(i);
@@ -37,7 +39,14 @@ function revive(s: Stored): ReleaseResult {
   return { ...s, built: s.built.map((b) => ({ ...b, platform: p(b.platform) })), pending: s.pending.map((b) => ({ ...b, platform: p(b.platform) })) };
 }
 
-const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 export async function sharedRelease(log: (s: string) => void = () => {}): Promise<ReleaseResult> {
   const base = path.join(CACHE, 'test-build');

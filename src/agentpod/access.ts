@@ -19,18 +19,23 @@ const AGENT_ACCESS: Refused[] = [
  * can-i does): a run must never leave behind a privileged pod it cannot delete. A server that
  * gives no answer stops nothing: then the calls themselves say what is refused. */
 export async function checkAgentAccess(api: Api, namespace: string): Promise<void> {
-  const answers = await Promise.all(AGENT_ACCESS.map(async (a) => {
-    const [resource, subresource] = a.resource.split('/');
-    try {
-      const review = await api.request('POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', { body: {
-        apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectAccessReview',
-        spec: { resourceAttributes: { namespace, verb: a.verb, group: a.group, resource, ...(subresource ? { subresource } : {}) } },
-      } });
-      return review.status?.allowed === false ? a : undefined;
-    } catch {
-      return undefined;
-    }
-  }));
+  const answers = await Promise.all(
+    AGENT_ACCESS.map(async (a) => {
+      const [resource, subresource] = a.resource.split('/');
+      try {
+        const review = await api.request('POST', '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', {
+          body: {
+            apiVersion: 'authorization.k8s.io/v1',
+            kind: 'SelfSubjectAccessReview',
+            spec: { resourceAttributes: { namespace, verb: a.verb, group: a.group, resource, ...(subresource ? { subresource } : {}) } },
+          },
+        });
+        return review.status?.allowed === false ? a : undefined;
+      } catch {
+        return undefined;
+      }
+    }),
+  );
   const refused = answers.find((a) => a !== undefined);
   if (!refused) return;
   const err = rbacError('agent', { ...refused, namespace }, { after: ', so the agent pod was not created' });
@@ -38,5 +43,10 @@ export async function checkAgentAccess(api: Api, namespace: string): Promise<voi
 }
 
 /** Creating pods is refused in this namespace: another one may do. */
-export const elsewhere = (err: PyheapError, cause?: unknown) => new PyheapError(err.stage, err.message, {
-  hint: `${err.hint}, or run the agent where you may create pods with --agent-namespace NS`, exitCode: err.exitCode, cause: cause ?? err, ...(err.reason ? { reason: err.reason } : {}) });
+export const elsewhere = (err: PyheapError, cause?: unknown) =>
+  new PyheapError(err.stage, err.message, {
+    hint: `${err.hint}, or run the agent where you may create pods with --agent-namespace NS`,
+    exitCode: err.exitCode,
+    cause: cause ?? err,
+    ...(err.reason ? { reason: err.reason } : {}),
+  });

@@ -8,7 +8,14 @@ import { deletePod } from './lifecycle.js';
 
 type Obj = Record<string, any>;
 
-export interface Leftover { namespace: string; name: string; node: string; runId: string; phase: string; created: string }
+export interface Leftover {
+  namespace: string;
+  name: string;
+  node: string;
+  runId: string;
+  phase: string;
+  created: string;
+}
 
 export async function findLeftovers(api: Api, namespace: string): Promise<{ pods: Leftover[]; scope: string }> {
   let list: Obj;
@@ -27,8 +34,12 @@ export async function findLeftovers(api: Api, namespace: string): Promise<{ pods
     }
   }
   const pods = (list.items as Obj[]).map((p) => ({
-    namespace: p.metadata.namespace, name: p.metadata.name, node: p.spec?.nodeName ?? '', runId: p.metadata.labels?.[RUN_LABEL] ?? '',
-    phase: p.status?.phase ?? '', created: p.metadata.creationTimestamp ?? '',
+    namespace: p.metadata.namespace,
+    name: p.metadata.name,
+    node: p.spec?.nodeName ?? '',
+    runId: p.metadata.labels?.[RUN_LABEL] ?? '',
+    phase: p.status?.phase ?? '',
+    created: p.metadata.creationTimestamp ?? '',
   }));
   return { pods, scope };
 }
@@ -37,13 +48,15 @@ export async function cleanupLeftovers(api: Api, namespace: string): Promise<{ d
   const { pods, scope } = await findLeftovers(api, namespace);
   const deleted: Leftover[] = [];
   const errors: PyheapError[] = [];
-  await Promise.all(pods.map(async (p) => {
-    try {
-      if (await deletePod(api, p.namespace, p.name)) deleted.push(p);
-    } catch (e) {
-      errors.push(apiError(e, 'cleanup', `delete pod ${p.name} in namespace ${p.namespace}`));
-    }
-  }));
+  await Promise.all(
+    pods.map(async (p) => {
+      try {
+        if (await deletePod(api, p.namespace, p.name)) deleted.push(p);
+      } catch (e) {
+        errors.push(apiError(e, 'cleanup', `delete pod ${p.name} in namespace ${p.namespace}`));
+      }
+    }),
+  );
   if (errors.length) {
     const first = errors[0]!;
     throw new PyheapError('cleanup', `${errors.length} of ${pods.length} agent pods could not be deleted: ${first.message}`, { hint: first.hint ?? 'retry', exitCode: EXIT.kube, cause: first });

@@ -26,7 +26,12 @@ export async function createAgentPod(api: Api, manifest: Obj, onCreating: () => 
     // refused after its dry run passed (a webhook that skips dry runs, a quota used up meanwhile)
     const err = apiError(e, 'agent', `create the agent pod in namespace ${ns}`);
     if (!refusedByApi(err)) throw err;
-    throw new PyheapError('agent', `the agent pod was not created: ${err.message}`, { ...(err.hint ? { hint: err.hint } : {}), exitCode: err.exitCode, cause: e, ...(err.reason ? { reason: err.reason } : {}) });
+    throw new PyheapError('agent', `the agent pod was not created: ${err.message}`, {
+      ...(err.hint ? { hint: err.hint } : {}),
+      exitCode: err.exitCode,
+      cause: e,
+      ...(err.reason ? { reason: err.reason } : {}),
+    });
   }
 }
 
@@ -45,12 +50,11 @@ export async function deletePod(api: Api, namespace: string, name: string): Prom
   }
 }
 
-
 /** Why the agent pod is no longer there to run the agent (deleted, evicted, past its deadline),
  * or undefined while it still runs (asked again for up to `waitMs`) or cannot be asked. */
 export async function agentPodGone(api: Api, namespace: string, name: string, waitMs = 0): Promise<PyheapError | undefined> {
   let pod: Record<string, any>;
-  for (const end = Date.now() + waitMs; ;) {
+  for (const end = Date.now() + waitMs; ; ) {
     try {
       pod = await api.request('GET', `/api/v1/namespaces/${namespace}/pods/${name}`);
     } catch (e) {
@@ -66,12 +70,16 @@ export async function agentPodGone(api: Api, namespace: string, name: string, wa
   const why = [reason, pod.status?.message?.trim()].filter(Boolean).join(': ') || `phase ${phase}`;
   const what = reason === 'Evicted' ? 'was evicted from its node' : reason === 'DeadlineExceeded' ? 'reached its activeDeadlineSeconds' : 'ended';
   return new PyheapError('agent', `the agent pod ${name} ${what} while the agent was at work (${why})`, {
-    hint: reason === 'Evicted' ? `node ${pod.spec?.nodeName} is short of resources; retry when it has room` : 'retry', exitCode: EXIT.kube });
+    hint: reason === 'Evicted' ? `node ${pod.spec?.nodeName} is short of resources; retry when it has room` : 'retry',
+    exitCode: EXIT.kube,
+  });
 }
 
 function deletedError(name: string): PyheapError {
   return new PyheapError('agent', `the agent pod ${name} was deleted while the agent was at work`, {
-    hint: 'someone (or kubectl pyheap --cleanup) deleted it; retry', exitCode: EXIT.kube });
+    hint: 'someone (or kubectl pyheap --cleanup) deleted it; retry',
+    exitCode: EXIT.kube,
+  });
 }
 
 /** After a session broke, waits (bounded) until the agent in the pod has cleaned up after itself:
@@ -90,10 +98,12 @@ export async function waitForAgentsToFinish(api: Api, agentPod: ExecTarget, runI
   session.close();
 }
 
-
 /** The agent pod could not be deleted: say so, why, and how it goes away. */
 export function leftBehindError(e: unknown, namespace: string, name: string, deadlineSeconds: number): PyheapError {
   const err = apiError(e, 'cleanup', `delete pod ${name} in namespace ${namespace}`);
   return new PyheapError('cleanup', `the agent pod ${namespace}/${name} could not be deleted (${err.message}) and is left behind until its activeDeadlineSeconds (${deadlineSeconds}s) ends it`, {
-    hint: `delete it with kubectl pyheap --cleanup -n ${namespace}, as someone who may delete pods there`, exitCode: EXIT.kube, cause: err });
+    hint: `delete it with kubectl pyheap --cleanup -n ${namespace}, as someone who may delete pods there`,
+    exitCode: EXIT.kube,
+    cause: err,
+  });
 }

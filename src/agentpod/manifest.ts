@@ -97,13 +97,15 @@ export function agentPodManifest(s: AgentPodSpec): Obj {
       enableServiceLinks: false,
       tolerations: [{ operator: 'Exists' }],
       ...(s.imagePullSecret ? { imagePullSecrets: [{ name: s.imagePullSecret }] } : {}),
-      containers: [{
-        name: AGENT_CONTAINER,
-        image: s.image,
-        imagePullPolicy: 'IfNotPresent',
-        command: ['sh', '-c', AGENT_MAIN, 'pyheap-agent', String(s.deadlineSeconds + AGENT_GRACE_SECONDS), s.runId],
-        securityContext: { privileged: true },
-      }],
+      containers: [
+        {
+          name: AGENT_CONTAINER,
+          image: s.image,
+          imagePullPolicy: 'IfNotPresent',
+          command: ['sh', '-c', AGENT_MAIN, 'pyheap-agent', String(s.deadlineSeconds + AGENT_GRACE_SECONDS), s.runId],
+          securityContext: { privileged: true },
+        },
+      ],
     },
   };
 }

@@ -12,7 +12,10 @@ import { dominatorTreeView } from './dominatorView.js';
 export type { Analysis, Retainer, SnapshotInfo, TypeRetained } from './views.js';
 
 /** dominatorNodes: also the top of the dominator tree (`dominator_tree`), for the report page. */
-export interface AnalyzeOptions { top: number; dominatorNodes?: number }
+export interface AnalyzeOptions {
+  top: number;
+  dominatorNodes?: number;
+}
 
 export async function analyzeFile(file: string, opts: AnalyzeOptions): Promise<Analysis> {
   const started = performance.now();

@@ -20,7 +20,11 @@ export interface DominatorNode {
   root?: string;
 }
 
-export interface DominatorTreeView { total_size: number; objects: number; nodes: DominatorNode[] }
+export interface DominatorTreeView {
+  total_size: number;
+  objects: number;
+  nodes: DominatorNode[];
+}
 
 export const DOMINATOR_NODES = 500;
 
@@ -30,15 +34,23 @@ export function dominatorTreeView(g: HeapGraph, dom: DominatorTree, retained: Fl
   const index = new Map<number, number>(picked.map((v, i) => [v, i]));
   const children = new Uint32Array(g.n);
   let total = 0;
-  for (let v = 0; v < g.n; v++) { total += g.sizes[v]!; if (idom[v]! >= 0) children[idom[v]!]!++; }
+  for (let v = 0; v < g.n; v++) {
+    total += g.sizes[v]!;
+    if (idom[v]! >= 0) children[idom[v]!]!++;
+  }
   const nodes = picked.map((v): DominatorNode => {
     // (objects of size 0 could tie with their dominator: then the nearest listed ancestor)
     let p = idom[v]!;
     while (p >= 0 && !index.has(p)) p = idom[p]!;
     const root = g.rootLabels.get(v);
     return {
-      parent: p >= 0 ? index.get(p)! : -1, type: g.typeNames[g.types[v]!]!, id: g.ids[v]!, size: g.sizes[v]!,
-      retained_size: retained[v]!, children: children[v]!, ...(root !== undefined ? { root } : {}),
+      parent: p >= 0 ? index.get(p)! : -1,
+      type: g.typeNames[g.types[v]!]!,
+      id: g.ids[v]!,
+      size: g.sizes[v]!,
+      retained_size: retained[v]!,
+      children: children[v]!,
+      ...(root !== undefined ? { root } : {}),
     };
   });
   return { total_size: total, objects: g.n, nodes };

@@ -2,7 +2,11 @@
 // on typed arrays and without recursion: a heap of millions of objects has chains (linked
 // lists, deep trees) far deeper than the JS stack.
 
-export interface Digraph { n: number; edgeStart: Uint32Array; edgeTarget: Int32Array }
+export interface Digraph {
+  n: number;
+  edgeStart: Uint32Array;
+  edgeTarget: Int32Array;
+}
 
 export interface DominatorTree {
   /** Immediate dominator of each node, or -1 when it is the virtual root. */
@@ -56,7 +60,12 @@ class Dfs {
   readonly stackNode: Int32Array;
   private readonly stackEdge: Uint32Array;
 
-  constructor(private readonly g: Digraph, private readonly dfn: Int32Array, private readonly vertex: Int32Array, private readonly parent: Int32Array) {
+  constructor(
+    private readonly g: Digraph,
+    private readonly dfn: Int32Array,
+    private readonly vertex: Int32Array,
+    private readonly parent: Int32Array,
+  ) {
     this.stackNode = new Int32Array(Math.max(1, g.n));
     this.stackEdge = new Uint32Array(Math.max(1, g.n));
   }
@@ -77,7 +86,10 @@ class Dfs {
       const end = edgeStart[u + 1]!;
       let e = stackEdge[sp]!;
       while (e < end && dfn[edgeTarget[e]!]! >= 0) e++;
-      if (e === end) { sp--; continue; }
+      if (e === end) {
+        sp--;
+        continue;
+      }
       const v = edgeTarget[e]!;
       stackEdge[sp] = e + 1;
       dfn[v] = count;
@@ -115,7 +127,10 @@ function lengauerTarjan(m: number, parent: Int32Array, entry: Uint8Array, predSt
   const idom = new Int32Array(m);
   const bucketHead = new Int32Array(m).fill(-1); // vertices whose semidominator is this one
   const bucketNext = new Int32Array(m);
-  for (let i = 0; i < m; i++) { semi[i] = i; label[i] = i; }
+  for (let i = 0; i < m; i++) {
+    semi[i] = i;
+    label[i] = i;
+  }
 
   // eval: the vertex of smallest semidominator on the forest path above v, compressing the path
   // (iteratively: paths are as long as the deepest chain of objects)
@@ -123,7 +138,10 @@ function lengauerTarjan(m: number, parent: Int32Array, entry: Uint8Array, predSt
     if (ancestor[v]! < 0) return v;
     let sp = 0;
     let x = v;
-    while (ancestor[ancestor[x]!]! >= 0) { stack[sp++] = x; x = ancestor[x]!; }
+    while (ancestor[ancestor[x]!]! >= 0) {
+      stack[sp++] = x;
+      x = ancestor[x]!;
+    }
     while (sp > 0) {
       x = stack[--sp]!;
       const a = ancestor[x]!;
@@ -135,7 +153,8 @@ function lengauerTarjan(m: number, parent: Int32Array, entry: Uint8Array, predSt
 
   for (let w = m - 1; w > 0; w--) {
     let s = w;
-    if (entry[w]) s = 0; // an edge from the virtual root: nothing can be smaller
+    if (entry[w])
+      s = 0; // an edge from the virtual root: nothing can be smaller
     else {
       for (let i = predStart[w]!, end = predStart[w + 1]!; i < end; i++) {
         const v = preds[i]!;

@@ -31,7 +31,12 @@ type Typed = Float64Array | Uint32Array;
 class Grow<T extends Typed> {
   arr: T;
   len = 0;
-  constructor(private readonly make: new (n: number) => T, capacity = 1 << 16) { this.arr = new make(capacity); }
+  constructor(
+    private readonly make: new (n: number) => T,
+    capacity = 1 << 16,
+  ) {
+    this.arr = new make(capacity);
+  }
   reserve(n: number): void {
     if (n <= this.arr.length) return;
     const next = new this.make(n);
@@ -64,14 +69,31 @@ export class GraphBuilder implements SnapshotSink {
     this.refIds.reserve(references);
   }
 
-  type(_index: number, name: string): void { this.typeNames.push(name); }
-  chunk(): void { /* the pieces carry everything */ }
-  ids(piece: Float64Array): void { this.objIds.append(piece); }
-  typeIndexes(piece: Uint32Array): void { this.objTypes.append(piece); }
-  sizes(piece: Float64Array): void { this.objSizes.append(piece); }
-  referenceCounts(piece: Uint32Array): void { this.refCounts.append(piece); }
-  referents(piece: Float64Array): void { this.refIds.append(piece); }
-  root(id: number, label: string): void { this.rootIds.push(id); this.rootLabels.push(label); }
+  type(_index: number, name: string): void {
+    this.typeNames.push(name);
+  }
+  chunk(): void {
+    /* the pieces carry everything */
+  }
+  ids(piece: Float64Array): void {
+    this.objIds.append(piece);
+  }
+  typeIndexes(piece: Uint32Array): void {
+    this.objTypes.append(piece);
+  }
+  sizes(piece: Float64Array): void {
+    this.objSizes.append(piece);
+  }
+  referenceCounts(piece: Uint32Array): void {
+    this.refCounts.append(piece);
+  }
+  referents(piece: Float64Array): void {
+    this.refIds.append(piece);
+  }
+  root(id: number, label: string): void {
+    this.rootIds.push(id);
+    this.rootLabels.push(label);
+  }
 
   finish(): HeapGraph {
     const ids = this.objIds.done();
@@ -103,7 +125,10 @@ export class GraphBuilder implements SnapshotSink {
     this.rootIds.forEach((id, i) => {
       const node = index.get(id);
       if (node < 0) unknownRoots++;
-      else if (!rootLabels.has(node)) { rootLabels.set(node, this.rootLabels[i]!); roots.push(node); }
+      else if (!rootLabels.has(node)) {
+        rootLabels.set(node, this.rootLabels[i]!);
+        roots.push(node);
+      }
     });
     const graph: HeapGraph = {
       n,

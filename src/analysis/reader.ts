@@ -19,7 +19,14 @@ export interface SnapshotSink {
   root(id: number, label: string): void;
 }
 
-export interface SnapshotTotals { objects: number; references: number; types: number; roots: number; seconds: number; bytes: number }
+export interface SnapshotTotals {
+  objects: number;
+  references: number;
+  types: number;
+  roots: number;
+  seconds: number;
+  bytes: number;
+}
 
 const TRUNCATED_HINT = 'the snapshot was cut short (the payload or the copy stopped early); take a new one with --snapshot';
 const CORRUPT_HINT = 'the file is damaged or is not a kubectl-pyheap snapshot; take a new one with --snapshot';
@@ -32,7 +39,11 @@ export async function readSnapshot(file: string, sink: SnapshotSink, opts: { buf
   try {
     fh = await fs.open(file, 'r');
   } catch (e) {
-    throw new PyheapError('parse', `cannot open the snapshot ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { exitCode: EXIT.usage, cause: e, hint: 'give the path of a snapshot.pyheap file' });
+    throw new PyheapError('parse', `cannot open the snapshot ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, {
+      exitCode: EXIT.usage,
+      cause: e,
+      hint: 'give the path of a snapshot.pyheap file',
+    });
   }
   try {
     const st = await fh.stat();
@@ -54,14 +65,21 @@ class Reader {
   private f64: Float64Array;
   private u32: Uint32Array;
 
-  constructor(private readonly file: string, private readonly fh: fs.FileHandle, private readonly size: number, bufferBytes: number) {
+  constructor(
+    private readonly file: string,
+    private readonly fh: fs.FileHandle,
+    private readonly size: number,
+    bufferBytes: number,
+  ) {
     this.buf = Buffer.allocUnsafe(Math.max(64, bufferBytes & ~7));
     this.dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
     this.f64 = new Float64Array(this.buf.length / 8);
     this.u32 = new Uint32Array(this.buf.length / 4);
   }
 
-  private get offset(): number { return this.base + this.pos; }
+  private get offset(): number {
+    return this.base + this.pos;
+  }
 
   private fail(message: string, truncated = false): PyheapError {
     return new PyheapError('report', `the snapshot ${this.file} is ${truncated ? 'truncated' : 'corrupt'}: ${message}`, { exitCode: EXIT.transfer, hint: truncated ? TRUNCATED_HINT : CORRUPT_HINT });
@@ -81,7 +99,11 @@ class Reader {
       try {
         ({ bytesRead } = await this.fh.read(this.buf, this.end, this.buf.length - this.end, this.base + this.end));
       } catch (e) {
-        throw new PyheapError('report', `cannot read the snapshot ${this.file} at byte ${this.base + this.end}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { exitCode: EXIT.transfer, cause: e, hint: 'check the disk, or copy the file elsewhere and analyze the copy' });
+        throw new PyheapError('report', `cannot read the snapshot ${this.file} at byte ${this.base + this.end}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, {
+          exitCode: EXIT.transfer,
+          cause: e,
+          hint: 'check the disk, or copy the file elsewhere and analyze the copy',
+        });
       }
       if (bytesRead === 0) break;
       this.end += bytesRead;
@@ -99,10 +121,24 @@ class Reader {
     this.dv = new DataView(next.buffer, next.byteOffset, next.length);
   }
 
-  private u8(): number { return this.buf[this.pos++]!; }
-  private u16(): number { const v = this.dv.getUint16(this.pos, true); this.pos += 2; return v; }
-  private u32v(): number { const v = this.dv.getUint32(this.pos, true); this.pos += 4; return v; }
-  private f64v(): number { const v = this.dv.getFloat64(this.pos, true); this.pos += 8; return v; }
+  private u8(): number {
+    return this.buf[this.pos++]!;
+  }
+  private u16(): number {
+    const v = this.dv.getUint16(this.pos, true);
+    this.pos += 2;
+    return v;
+  }
+  private u32v(): number {
+    const v = this.dv.getUint32(this.pos, true);
+    this.pos += 4;
+    return v;
+  }
+  private f64v(): number {
+    const v = this.dv.getFloat64(this.pos, true);
+    this.pos += 8;
+    return v;
+  }
 
   private u64(what: string): number {
     const lo = this.dv.getUint32(this.pos, true);
@@ -145,13 +181,18 @@ class Reader {
     const start = this.buf.subarray(0, Math.min(MAGIC.length, this.end));
     if (this.size === 0 || !start.equals(MAGIC.subarray(0, start.length))) {
       throw new PyheapError('report', `${this.file} is not a kubectl-pyheap snapshot (bad magic at byte 0: it does not start with PYHEAPSNAP1)`, {
-        exitCode: EXIT.transfer, hint: 'give the snapshot.pyheap that a --snapshot run saved in its output directory' });
+        exitCode: EXIT.transfer,
+        hint: 'give the snapshot.pyheap that a --snapshot run saved in its output directory',
+      });
     }
     await this.fill(HEADER_BYTES, 'the header');
     this.pos = MAGIC.length;
     const version = this.u32v();
     if (version !== VERSION) {
-      throw new PyheapError('report', `the snapshot ${this.file} has format version ${version} (byte ${MAGIC.length}); this kubectl-pyheap reads version ${VERSION}`, { exitCode: EXIT.transfer, hint: 'analyze it with the kubectl-pyheap that took it' });
+      throw new PyheapError('report', `the snapshot ${this.file} has format version ${version} (byte ${MAGIC.length}); this kubectl-pyheap reads version ${VERSION}`, {
+        exitCode: EXIT.transfer,
+        hint: 'analyze it with the kubectl-pyheap that took it',
+      });
     }
     const t: SnapshotTotals = { objects: 0, references: 0, types: 0, roots: 0, seconds: 0, bytes: this.size };
     for (;;) {
@@ -220,7 +261,7 @@ class Reader {
 
   /** `count` u64s, decoded into the scratch array and emitted a buffer's worth at a time. */
   private async u64s(count: number, what: string, where: string, emit: (piece: Float64Array) => void): Promise<void> {
-    for (let left = count; left > 0;) {
+    for (let left = count; left > 0; ) {
       await this.fill(8, where, Math.min(left * 8, this.buf.length));
       const n = Math.min(left, (this.end - this.pos) >>> 3, this.f64.length);
       const out = this.f64;
@@ -228,7 +269,10 @@ class Reader {
       let p = this.pos;
       for (let i = 0; i < n; i++, p += 8) {
         const hi = dv.getUint32(p + 4, true);
-        if (hi > MAX_HIGH_WORD) { this.pos = p; this.u64(what); } // throws, naming the byte
+        if (hi > MAX_HIGH_WORD) {
+          this.pos = p;
+          this.u64(what);
+        } // throws, naming the byte
         out[i] = hi * TWO_32 + dv.getUint32(p, true);
       }
       this.pos = p;
@@ -238,7 +282,7 @@ class Reader {
   }
 
   private async u32s(count: number, where: string, emit: (piece: Uint32Array, first: number, offset: number) => void): Promise<void> {
-    for (let left = count; left > 0;) {
+    for (let left = count; left > 0; ) {
       await this.fill(4, where, Math.min(left * 4, this.buf.length));
       const n = Math.min(left, (this.end - this.pos) >>> 2, this.u32.length);
       const out = this.u32;

@@ -29,7 +29,10 @@ export function analysisTable(a: Analysis, top: number): string {
     'retained size: what freeing the object would free (its dominator subtree); a type counts an object only when no object of the same type holds it',
     'an object held only through another of its type (the rest of a linked list, a nested node) is not listed apart: the first one retains it',
   ];
-  if (s.unrooted_objects) notes.push(`${group(s.unrooted_objects)} objects are not reachable from a module or a running frame (held only by C code, or garbage cycles): each group counts as its own root, shown as ${'(unrooted)'}`);
+  if (s.unrooted_objects)
+    notes.push(
+      `${group(s.unrooted_objects)} objects are not reachable from a module or a running frame (held only by C code, or garbage cycles): each group counts as its own root, shown as ${'(unrooted)'}`,
+    );
   if (s.dangling_references) notes.push(`${group(s.dangling_references)} references point to objects the snapshot does not hold (its own bookkeeping, or objects created while it ran): ignored`);
   if (s.duplicate_ids) notes.push(`${group(s.duplicate_ids)} objects have the id of an earlier object (an address reused while the snapshot was written): references go to the first`);
   lines.push('', ...notes.map((n) => `note: ${n}`));

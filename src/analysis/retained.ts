@@ -16,7 +16,10 @@ export function retainedSizes(sizes: Float64Array, dom: DominatorTree): Float64A
   return retained;
 }
 
-export interface TypeTotals { retained: Float64Array; count: Uint32Array }
+export interface TypeTotals {
+  retained: Float64Array;
+  count: Uint32Array;
+}
 
 /** Per type: the retained size of its objects not dominated by another object of that type, and how many objects it has. */
 export function retainedByType(types: Uint32Array, typeCount: number, retained: Float64Array, dom: DominatorTree): TypeTotals {

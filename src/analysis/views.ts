@@ -5,9 +5,19 @@ import type { HeapGraph } from './graph.js';
 import type { TypeTotals } from './retained.js';
 import type { DominatorTreeView } from './dominatorView.js';
 
-export interface Retainer { type: string; id: number; retained_size: number; size: number; chain: string[] }
+export interface Retainer {
+  type: string;
+  id: number;
+  retained_size: number;
+  size: number;
+  chain: string[];
+}
 /** retained_size counts objects no object of the same type dominates; count is every object of the type. */
-export interface TypeRetained { name: string; retained_size: number; count: number }
+export interface TypeRetained {
+  name: string;
+  retained_size: number;
+  count: number;
+}
 export interface SnapshotInfo {
   file: string;
   objects: number;
@@ -29,7 +39,13 @@ export interface SnapshotInfo {
   written_seconds: number;
 }
 /** `retainers` leaves out objects whose immediate dominator has their type (see `views`). */
-export interface Analysis { retainers: Retainer[]; retained_by_type: TypeRetained[]; snapshot: SnapshotInfo; analysis_seconds: number; dominator_tree?: DominatorTreeView }
+export interface Analysis {
+  retainers: Retainer[];
+  retained_by_type: TypeRetained[];
+  snapshot: SnapshotInfo;
+  analysis_seconds: number;
+  dominator_tree?: DominatorTreeView;
+}
 
 /** Chains longer than this keep their ends and say how many steps were left out. */
 export const MAX_CHAIN = 24;
@@ -64,16 +80,23 @@ export function chain(g: HeapGraph, dom: DominatorTree, v: number): string[] {
   const typeOf = (x: number) => g.typeNames[g.types[x]!]!;
   const first = path[0]!;
   const label = g.rootLabels.get(first);
-  const steps = label !== undefined
-    ? [label, ...path.slice(1).map(typeOf)]
-    : [dom.preorder[first]! < dom.reachedFromRoots ? SEVERAL_ROOTS : UNROOTED, ...path.map(typeOf)];
+  const steps = label !== undefined ? [label, ...path.slice(1).map(typeOf)] : [dom.preorder[first]! < dom.reachedFromRoots ? SEVERAL_ROOTS : UNROOTED, ...path.map(typeOf)];
   if (steps.length <= MAX_CHAIN) return steps;
   const head = Math.ceil((MAX_CHAIN - 1) / 2);
   const tail = MAX_CHAIN - 1 - head;
   return [...steps.slice(0, head), `... ${steps.length - head - tail} more ...`, ...steps.slice(steps.length - tail)];
 }
 
-export interface ViewInput { file: string; fileBytes: number; writtenSeconds: number; graph: HeapGraph; dom: DominatorTree; retained: Float64Array; byType: TypeTotals; top: number }
+export interface ViewInput {
+  file: string;
+  fileBytes: number;
+  writtenSeconds: number;
+  graph: HeapGraph;
+  dom: DominatorTree;
+  retained: Float64Array;
+  byType: TypeTotals;
+  top: number;
+}
 
 export function views(x: ViewInput): Omit<Analysis, 'analysis_seconds'> {
   const { graph: g, dom, retained, byType } = x;

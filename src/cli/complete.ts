@@ -34,9 +34,13 @@ export interface FlagDef {
 function toDef(name: string, s: FlagSpec): FlagDef {
   const repeatable = Boolean(s.array);
   return {
-    name, ...(s.alias !== undefined ? { short: s.alias } : {}), aliases: [],
+    name,
+    ...(s.alias !== undefined ? { short: s.alias } : {}),
+    aliases: [],
     takesValue: s.type !== 'boolean' || repeatable,
-    repeatable, describe: s.describe.replace(/\s+/g, ' '), value: s.value ?? 'none',
+    repeatable,
+    describe: s.describe.replace(/\s+/g, ' '),
+    value: s.value ?? 'none',
   };
 }
 
@@ -91,16 +95,26 @@ export function analyze(words: string[], flags: FlagDef[] = completionFlags()): 
       pending = undefined;
       continue;
     }
-    if (!dashdash && w === '--') { dashdash = true; greedy = undefined; continue; }
+    if (!dashdash && w === '--') {
+      dashdash = true;
+      greedy = undefined;
+      continue;
+    }
     if (isFlag(w)) {
       greedy = undefined;
       if (w.startsWith('--')) {
         const eq = w.indexOf('=');
         const name = w.slice(2, eq < 0 ? undefined : eq);
         const f = long(name);
-        if (!f && name.startsWith('no-') && long(name.slice(3)) && !long(name.slice(3))!.takesValue) { add(long(name.slice(3))!, 'false'); continue; }
+        if (!f && name.startsWith('no-') && long(name.slice(3)) && !long(name.slice(3))!.takesValue) {
+          add(long(name.slice(3))!, 'false');
+          continue;
+        }
         if (!f) continue; // unknown: the CLI will refuse it; read on
-        if (eq >= 0) { add(f, w.slice(eq + 1)); greedy = f.repeatable ? f : undefined; } else if (f.takesValue) pending = f;
+        if (eq >= 0) {
+          add(f, w.slice(eq + 1));
+          greedy = f.repeatable ? f : undefined;
+        } else if (f.takesValue) pending = f;
         else add(f, 'true');
         continue;
       }
@@ -112,18 +126,30 @@ export function analyze(words: string[], flags: FlagDef[] = completionFlags()): 
       let i = 0;
       for (; i < letters.length - 1; i++) {
         const after = letters.slice(i + 1);
-        if (after.startsWith('=')) { rest = after.slice(1); break; }
-        if (/^-?\d+(\.\d*)?(e-?\d+)?$/.test(after) || /^\W/.test(after)) { rest = after; break; }
+        if (after.startsWith('=')) {
+          rest = after.slice(1);
+          break;
+        }
+        if (/^-?\d+(\.\d*)?(e-?\d+)?$/.test(after) || /^\W/.test(after)) {
+          rest = after;
+          break;
+        }
         const f = byShort.get(letters[i]!);
         if (f) add(f, f.takesValue ? '' : 'true');
       }
       const f = byShort.get(letters[i]!);
       if (!f) continue;
-      if (rest !== undefined) { add(f, rest); greedy = f.repeatable ? f : undefined; } else if (f.takesValue) pending = f;
+      if (rest !== undefined) {
+        add(f, rest);
+        greedy = f.repeatable ? f : undefined;
+      } else if (f.takesValue) pending = f;
       else add(f, 'true');
       continue;
     }
-    if (greedy) { add(greedy, w); continue; }
+    if (greedy) {
+      add(greedy, w);
+      continue;
+    }
     if (!dashdash) positionals.push(w); // yargs gives the words after -- to no positional
   }
 
@@ -182,7 +208,6 @@ export interface Plan {
   raw?: boolean;
 }
 
-
 const none = (prefix = '', directive: number = DIRECTIVE.noFileComp): Plan => ({ source: { kind: 'static', values: [] }, prefix, head: '', extra: [], directive });
 const fixed = (values: string[], prefix: string, directive: number = DIRECTIVE.noFileComp): Plan => ({ source: { kind: 'static', values }, prefix, head: '', extra: [], directive });
 const fetch = (source: Source, prefix: string, head = '', extra: string[] = []): Plan => ({ source, prefix, head, extra, directive: DIRECTIVE.noFileComp });
@@ -219,15 +244,24 @@ export function plan(a: Analysis, flags: FlagDef[] = completionFlags()): Plan {
   if (c.kind === 'flag-value') {
     const t = c.text;
     switch (c.flag.value) {
-      case 'namespace': return fetch({ kind: 'namespaces' }, t);
-      case 'context': return fetch({ kind: 'contexts' }, t);
-      case 'cluster': return fetch({ kind: 'clusters' }, t);
-      case 'user': return fetch({ kind: 'users' }, t);
-      case 'image': return fetch({ kind: 'image' }, t);
-      case 'output': return fixed(['table', 'json'], t);
-      case 'python-file': return { ...fixed(['py'], t, DIRECTIVE.filterFileExt), raw: true };
-      case 'file': return none(t, DIRECTIVE.default);
-      case 'dir': return none(t, DIRECTIVE.filterDirs);
+      case 'namespace':
+        return fetch({ kind: 'namespaces' }, t);
+      case 'context':
+        return fetch({ kind: 'contexts' }, t);
+      case 'cluster':
+        return fetch({ kind: 'clusters' }, t);
+      case 'user':
+        return fetch({ kind: 'users' }, t);
+      case 'image':
+        return fetch({ kind: 'image' }, t);
+      case 'output':
+        return fixed(['table', 'json'], t);
+      case 'python-file':
+        return { ...fixed(['py'], t, DIRECTIVE.filterFileExt), raw: true };
+      case 'file':
+        return none(t, DIRECTIVE.default);
+      case 'dir':
+        return none(t, DIRECTIVE.filterDirs);
       case 'container': {
         const target = typedTarget(a);
         return target ? fetch({ kind: 'containers', target }, t) : none(t);
@@ -237,7 +271,8 @@ export function plan(a: Analysis, flags: FlagDef[] = completionFlags()): Plan {
         const comma = t.lastIndexOf(',');
         return fetch({ kind: 'labels' }, t, t.slice(0, comma + 1));
       }
-      default: return none(t);
+      default:
+        return none(t);
     }
   }
   const t = c.text;

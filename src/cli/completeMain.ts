@@ -17,13 +17,19 @@ export function completionBounds(env: NodeJS.ProcessEnv = process.env): { reques
   let requestMs = REQUEST_BOUND_MS;
   try {
     if (env.KUBECTL_PYHEAP_COMPLETE_TIMEOUT) requestMs = parseDuration(env.KUBECTL_PYHEAP_COMPLETE_TIMEOUT, 'KUBECTL_PYHEAP_COMPLETE_TIMEOUT');
-  } catch { /* the default */ }
+  } catch {
+    /* the default */
+  }
   return { requestMs, totalMs: requestMs + TOTAL_BOUND_MS - REQUEST_BOUND_MS };
 }
 
 type Obj = Record<string, any>;
 
-const names = (list: Obj) => ((list?.items ?? []) as Obj[]).map((o) => String(o.metadata?.name ?? '')).filter(Boolean).sort();
+const names = (list: Obj) =>
+  ((list?.items ?? []) as Obj[])
+    .map((o) => String(o.metadata?.name ?? ''))
+    .filter(Boolean)
+    .sort();
 const sorted = (s: Iterable<string>) => [...new Set(s)].sort();
 
 async function kubeconfigNames(flags: KubeFlags, kind: 'contexts' | 'clusters' | 'users'): Promise<string[]> {
@@ -31,7 +37,11 @@ async function kubeconfigNames(flags: KubeFlags, kind: 'contexts' | 'clusters' |
   const { kubeconfigFiles, mergeKubeconfigs } = await import('../kube/kubeconfig.js');
   const parts = kubeconfigFiles(flags, process.env).map((f) => {
     const kc = new KubeConfig();
-    try { kc.loadFromFile(f); } catch { /* a broken file: the others still count */ }
+    try {
+      kc.loadFromFile(f);
+    } catch {
+      /* a broken file: the others still count */
+    }
     return kc;
   });
   const kc = mergeKubeconfigs(parts, () => new KubeConfig());
@@ -59,14 +69,22 @@ export async function fetchNames(source: Source, flags: KubeFlags): Promise<stri
   const ns = encodeURIComponent(settings.namespace);
   const get = (p: string, query?: Record<string, string>) => api.request<Obj>('GET', p, query ? { query } : {});
   // pods that can be inspected: not finished, not being deleted, not our own agents
-  const livePods = async (selector?: string) => (((await get(`/api/v1/namespaces/${ns}/pods`, { labelSelector: selector ? `${selector},${notAgents}` : notAgents })).items ?? []) as Obj[])
-    .filter((p) => !p.metadata?.deletionTimestamp && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed');
+  const livePods = async (selector?: string) =>
+    (((await get(`/api/v1/namespaces/${ns}/pods`, { labelSelector: selector ? `${selector},${notAgents}` : notAgents })).items ?? []) as Obj[]).filter(
+      (p) => !p.metadata?.deletionTimestamp && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed',
+    );
   const workloads = (r: string) => get(`/apis/apps/v1/namespaces/${ns}/${r}`).then(names);
   switch (source.kind) {
-    case 'namespaces': return names(await get('/api/v1/namespaces'));
+    case 'namespaces':
+      return names(await get('/api/v1/namespaces'));
     case 'targets': {
       // each list on its own: RBAC may allow pods and not deployments
-      const [pods, deploy, sts, ds] = await Promise.allSettled([livePods().then((ps) => sorted(ps.map((p) => String(p.metadata.name)))), workloads('deployments'), workloads('statefulsets'), workloads('daemonsets')]);
+      const [pods, deploy, sts, ds] = await Promise.allSettled([
+        livePods().then((ps) => sorted(ps.map((p) => String(p.metadata.name)))),
+        workloads('deployments'),
+        workloads('statefulsets'),
+        workloads('daemonsets'),
+      ]);
       const ok = (r: PromiseSettledResult<string[]>, kind = '') => (r.status === 'fulfilled' ? r.value.map((n) => kind + n) : []);
       if ([pods, deploy, sts, ds].every((r) => r.status === 'rejected')) throw (pods as PromiseRejectedResult).reason;
       return [...ok(pods), ...ok(deploy, 'deploy/'), ...ok(sts, 'sts/'), ...ok(ds, 'ds/')];

@@ -30,8 +30,13 @@ const leak = 'Finding the leak:';
 
 /** The flags of a run, whatever the target. */
 export const RUN_FLAGS = {
-  script: { type: 'string', value: 'python-file', describe: 'run this Python file inside the target (files it writes to PYHEAP_OUT come back); it runs in a namespace of its own: reach the application\'s globals with import __main__ (or sys.modules[...])' },
-  exec: { type: 'string', describe: 'run this Python code inside the target, in a namespace of its own (import __main__ for the application\'s globals)' },
+  script: {
+    type: 'string',
+    value: 'python-file',
+    describe:
+      "run this Python file inside the target (files it writes to PYHEAP_OUT come back); it runs in a namespace of its own: reach the application's globals with import __main__ (or sys.modules[...])",
+  },
+  exec: { type: 'string', describe: "run this Python code inside the target, in a namespace of its own (import __main__ for the application's globals)" },
   output: { alias: 'o', type: 'string', default: 'table', value: 'output', describe: 'table or json' },
   top: { type: 'number', default: 25, describe: 'rows of the type table' },
   largest: { type: 'number', default: 20, describe: 'how many of the largest objects to report' },
@@ -50,7 +55,7 @@ export const RUN_FLAGS = {
 
 /** The flags of Kubernetes runs: kubectl's connection flags, target selection, the agent pod. */
 export const KUBE_FLAGS = {
-  namespace: { alias: 'n', type: 'string', group: conn, value: 'namespace', describe: 'namespace of the target (default: the context\'s, else default)' },
+  namespace: { alias: 'n', type: 'string', group: conn, value: 'namespace', describe: "namespace of the target (default: the context's, else default)" },
   kubeconfig: { type: 'string', group: conn, value: 'file', describe: 'kubeconfig file (default: $KUBECONFIG, merged as kubectl does, else ~/.kube/config)' },
   context: { type: 'string', group: conn, value: 'context', describe: 'kubeconfig context to use' },
   cluster: { type: 'string', group: conn, value: 'cluster', describe: 'kubeconfig cluster to use' },
@@ -59,7 +64,7 @@ export const KUBE_FLAGS = {
   'as-group': { type: 'string', array: true, group: conn, describe: 'group to impersonate (repeatable)' },
   token: { type: 'string', group: conn, describe: 'bearer token for the API server' },
   server: { alias: 's', type: 'string', group: conn, describe: 'address of the API server' },
-  'insecure-skip-tls-verify': { type: 'boolean', group: conn, describe: 'do not check the API server\'s certificate' },
+  'insecure-skip-tls-verify': { type: 'boolean', group: conn, describe: "do not check the API server's certificate" },
   'request-timeout': { type: 'string', group: conn, describe: 'bound of each API request (0: none; default 60s)' },
   selector: { alias: 'l', type: 'string', group: pick, value: 'selector', describe: 'target the pods with these labels (app=web)' },
   container: { alias: 'c', type: 'string', group: pick, value: 'container', describe: 'container (default: the default-container annotation, else the only one)' },
@@ -67,7 +72,7 @@ export const KUBE_FLAGS = {
   pid: { type: 'number', group: pick, describe: 'the process with this PID inside the container (default: the largest Python process)' },
   'all-processes': { type: 'boolean', default: false, group: pick, describe: 'every Python process of the container (gunicorn, celery workers)' },
   image: { type: 'string', group: agent, value: 'image', describe: 'agent image; needs sh, gdb, tar, awk (default ghcr.io/kubectl-pyheap/agent:<version>)' },
-  'agent-namespace': { type: 'string', group: agent, value: 'namespace', describe: 'namespace of the agent pod (default: the target\'s); it must allow privileged pods' },
+  'agent-namespace': { type: 'string', group: agent, value: 'namespace', describe: "namespace of the agent pod (default: the target's); it must allow privileged pods" },
   'image-pull-secret': { type: 'string', group: agent, describe: 'pull secret for the agent image (in the agent namespace)' },
   'start-timeout': { type: 'string', default: '2m', group: agent, describe: 'how long the agent pod may take to start (image pull included)' },
   'dry-run': { type: 'boolean', default: false, group: agent, describe: 'print the agent pod manifest and do nothing' },
@@ -87,8 +92,9 @@ export const HELP_FLAG = { alias: 'h', type: 'boolean', describe: 'show help' } 
 /** The value a flag has after parsing: what its spec says. */
 type ValueOf<S> = S extends { array: true } ? string[] : S extends { type: 'number' } ? number : S extends { type: 'boolean' } ? boolean : string;
 /** A table's flags as parsed: those with a default always there, the others when given. */
-export type Parsed<T> = { -readonly [K in keyof T as T[K] extends { default: unknown } ? K : never]: ValueOf<T[K]> }
-  & { -readonly [K in keyof T as T[K] extends { default: unknown } ? never : K]?: ValueOf<T[K]> };
+export type Parsed<T> = { -readonly [K in keyof T as T[K] extends { default: unknown } ? K : never]: ValueOf<T[K]> } & {
+  -readonly [K in keyof T as T[K] extends { default: unknown } ? never : K]?: ValueOf<T[K]>;
+};
 
 /** The command line of a run, as parsed: TARGET and every flag. */
 export type Flags = Parsed<typeof RUN_FLAGS> & Parsed<typeof KUBE_FLAGS> & { target?: string };

@@ -64,7 +64,10 @@ function singleRunError(outcome: KubeRunOutcome): unknown {
   if (first === undefined) return left;
   const p = first instanceof PyheapError ? first : undefined;
   return new PyheapError(p?.stage ?? left.stage, `${first instanceof Error ? first.message : String(first)}; and ${left.message}`, {
-    hint: [p?.hint, left.hint].filter(Boolean).join('; then '), exitCode: p?.exitCode ?? left.exitCode, cause: first });
+    hint: [p?.hint, left.hint].filter(Boolean).join('; then '),
+    exitCode: p?.exitCode ?? left.exitCode,
+    cause: first,
+  });
 }
 
 export async function runCommand(flags: KubeFlags, input: KubeRunInput, c: KubeCommandContext, transcript: (l: string) => void): Promise<number> {

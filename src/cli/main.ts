@@ -17,13 +17,20 @@ import { addFlags, ANALYZE_FLAGS, KUBE_FLAGS, kubeFlags, RUN_FLAGS, type Analyze
 import { validate } from './validate.js';
 import { reportRun } from '../report/print.js';
 
-
 function parser(argv: string[]) {
-  return addFlags(addFlags(yargs(argv)
-    .scriptName('kubectl pyheap')
-    .usage('Usage: $0 TARGET [flags]\n\nLook inside the heap of a live Python process without restarting it.\nTARGET is a pod (POD, pod/NAME), a workload (deploy/NAME, sts/NAME, ds/NAME), -l SELECTOR,\nor pid/<PID> for a process on this machine.')
-    .command('$0 [target]', false)
-    .positional('target', { type: 'string', describe: 'what to inspect: POD, pod/NAME, deploy/NAME, sts/NAME, ds/NAME or pid/<PID>' }), KUBE_FLAGS), RUN_FLAGS)
+  return addFlags(
+    addFlags(
+      yargs(argv)
+        .scriptName('kubectl pyheap')
+        .usage(
+          'Usage: $0 TARGET [flags]\n\nLook inside the heap of a live Python process without restarting it.\nTARGET is a pod (POD, pod/NAME), a workload (deploy/NAME, sts/NAME, ds/NAME), -l SELECTOR,\nor pid/<PID> for a process on this machine.',
+        )
+        .command('$0 [target]', false)
+        .positional('target', { type: 'string', describe: 'what to inspect: POD, pod/NAME, deploy/NAME, sts/NAME, ds/NAME or pid/<PID>' }),
+      KUBE_FLAGS,
+    ),
+    RUN_FLAGS,
+  )
     .command('analyze <file>', 'retained sizes of a saved snapshot.pyheap, offline (-o json, --top)')
     .example('$0 web-7d9f-x2x4k -n shop', 'heap summary of the Python process of a pod')
     .example('$0 deploy/web --all-pods', 'every pod of a deployment, side by side')
@@ -40,7 +47,9 @@ function parser(argv: string[]) {
     .version(false)
     .wrap(Math.min(100, process.stdout.columns || 100))
     .exitProcess(false)
-    .fail((msg, err) => { throw err ?? usageError(msg.replace(/\n/g, ' '), 'see kubectl pyheap --help'); });
+    .fail((msg, err) => {
+      throw err ?? usageError(msg.replace(/\n/g, ' '), 'see kubectl pyheap --help');
+    });
 }
 
 async function scriptFile(f: Flags, cleanup: Cleanup): Promise<{ file?: string; name?: string }> {
@@ -93,22 +102,32 @@ async function usableOutDir(given: string, dir: string): Promise<boolean> {
   if (entries === undefined) return false;
   if (entries.length) {
     const shown = entries.sort().slice(0, 3).join(', ') + (entries.length > 3 ? ', ...' : '');
-    throw usageError(`--out-dir ${given} already holds files (${shown}), from an earlier run perhaps`,
-      'give a new or empty directory, or leave --out-dir out to save in a fresh ./pyheap-<target>-<time>/');
+    throw usageError(
+      `--out-dir ${given} already holds files (${shown}), from an earlier run perhaps`,
+      'give a new or empty directory, or leave --out-dir out to save in a fresh ./pyheap-<target>-<time>/',
+    );
   }
   return true;
 }
 
 function stamp(d = new Date()): string {
-  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, '');
+  return d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, '');
 }
 
 /** kubectl pyheap analyze FILE [-o json] [--top N]: offline, no target. */
 async function analyzeMain(argv: string[], printer: Printer): Promise<number> {
   try {
     const a = (await addFlags(yargs(argv).scriptName('kubectl pyheap analyze').usage('Usage: $0 FILE [-o json] [--top N] [--html OUT]'), ANALYZE_FLAGS)
-      .strictOptions().help().version(false).exitProcess(false)
-      .fail((msg, err) => { throw err ?? usageError(msg, 'see kubectl pyheap analyze --help'); })
+      .strictOptions()
+      .help()
+      .version(false)
+      .exitProcess(false)
+      .fail((msg, err) => {
+        throw err ?? usageError(msg, 'see kubectl pyheap analyze --help');
+      })
       .parseAsync()) as unknown as AnalyzeFlags;
     if (argv.includes('--help') || argv.includes('-h')) return EXIT.ok;
     const file = a._.length === 1 ? String(a._[0]) : undefined;
@@ -153,11 +172,21 @@ export async function main(argv: string[], printer: Printer): Promise<number> {
   const cleanup = new Cleanup();
   let interrupted: NodeJS.Signals | undefined;
   let wakeInterrupt: () => void = () => {};
-  const interruptedP = new Promise<void>((r) => { wakeInterrupt = r; });
-  const uninstall = onInterrupt((sig) => { interrupted = sig; wakeInterrupt(); });
-  const transcript = (l: string) => { if (verbose) printer.log(l); };
+  const interruptedP = new Promise<void>((r) => {
+    wakeInterrupt = r;
+  });
+  const uninstall = onInterrupt((sig) => {
+    interrupted = sig;
+    wakeInterrupt();
+  });
+  const transcript = (l: string) => {
+    if (verbose) printer.log(l);
+  };
   // a question must not be drawn over by the spinner: stop it first (the next event restarts it)
-  const asking = (q: string, choices: string[]) => { progress.stop(true); return ask(q, choices); };
+  const asking = (q: string, choices: string[]) => {
+    progress.stop(true);
+    return ask(q, choices);
+  };
   const kube = { printer, progress, cleanup, json, top: flags.top, verbose, ...(interactive(flags, printer) ? { ask: asking } : {}) };
   try {
     const work = (async (): Promise<number> => {
@@ -165,19 +194,22 @@ export async function main(argv: string[], printer: Printer): Promise<number> {
       const settings = await runSettings(flags, cleanup);
       const userDir = flags['out-dir'] ? path.resolve(flags['out-dir']) : undefined;
       const ownsOutDir = userDir === undefined || !(await usableOutDir(flags['out-dir']!, userDir));
-      const outDir = async () => userDir ?? await freshDir(`pyheap-${targetLabel(target)}-${stamp()}`);
+      const outDir = async () => userDir ?? (await freshDir(`pyheap-${targetLabel(target)}-${stamp()}`));
       if (target.kind !== 'pid') {
         const cmd = await import('./kube.js');
         const { defaultAgentImage } = await import('../agentpod/manifest.js');
         const input = {
-          target, allPods: flags['all-pods'], allProcesses: flags['all-processes'],
+          target,
+          allPods: flags['all-pods'],
+          allProcesses: flags['all-processes'],
           ...(flags.container !== undefined ? { container: flags.container } : {}),
           ...(flags.pid !== undefined ? { pid: flags.pid } : {}),
           image: flags.image ?? defaultAgentImage(),
           ...(flags['agent-namespace'] !== undefined ? { agentNamespace: flags['agent-namespace'] } : {}),
           ...(flags['image-pull-secret'] !== undefined ? { imagePullSecret: flags['image-pull-secret'] } : {}),
           startTimeoutMs: parseDuration(flags['start-timeout'], '--start-timeout'),
-          outDir: '', ownsOutDir,
+          outDir: '',
+          ownsOutDir,
           ...settings,
         };
         if (flags['dry-run']) return cmd.dryRunCommand(kubeFlags(flags), input, kube);
@@ -197,7 +229,9 @@ export async function main(argv: string[], printer: Printer): Promise<number> {
     if (code === undefined) {
       await cleanup.run();
       await work.catch(() => undefined);
-      throw new PyheapError('cleanup', `interrupted by ${interrupted}${interrupted === 'SIGHUP' ? ' (the terminal closed)' : ''}; the target was left running and untouched`, { exitCode: EXIT.interrupted });
+      throw new PyheapError('cleanup', `interrupted by ${interrupted}${interrupted === 'SIGHUP' ? ' (the terminal closed)' : ''}; the target was left running and untouched`, {
+        exitCode: EXIT.interrupted,
+      });
     }
     return code;
   } catch (e) {

@@ -14,7 +14,9 @@ export function validate(f: Flags): Target | undefined {
     if (!Number.isInteger(f[k]) || f[k] < 1 || f[k] > 100000) throw usageError(`--${k} must be a whole number from 1 to 100000`);
   }
   if (f.selector !== undefined && !f.selector.trim()) throw usageError('-l needs a selector', 'e.g. -l app=web');
-  const finding = [f.growth !== undefined && '--growth', f.trace !== undefined && '--trace', f.referrers !== undefined && '--referrers', f.stacks && '--stacks', f.snapshot && '--snapshot'].filter(Boolean);
+  const finding = [f.growth !== undefined && '--growth', f.trace !== undefined && '--trace', f.referrers !== undefined && '--referrers', f.stacks && '--stacks', f.snapshot && '--snapshot'].filter(
+    Boolean,
+  );
   if (finding.length && (f.script !== undefined || f.exec !== undefined)) throw usageError(`${finding[0]} goes with a census, not with --script or --exec`, 'run them separately');
   if (!Number.isInteger(f.samples) || f.samples < 1 || f.samples > 100) throw usageError('--samples must be a whole number from 1 to 100');
   for (const t of f.referrers ?? []) {

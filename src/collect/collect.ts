@@ -52,7 +52,10 @@ export async function collectResults(agent: AgentSession, cfg: RunSettings & Out
   // past its bound the agent is stuck or gone silent (a node under load, a frozen agent pod):
   // it is asked to stop, the gentle way, and the run fails as timed out
   let stuck = false;
-  const watchdog = setTimeout(() => { stuck = true; agent.interrupt(); }, agentBoundMs(cfg));
+  const watchdog = setTimeout(() => {
+    stuck = true;
+    agent.interrupt();
+  }, agentBoundMs(cfg));
   let extracted: Extracted | undefined;
   let extractError: unknown;
   let exit: AgentExit;
@@ -61,7 +64,15 @@ export async function collectResults(agent: AgentSession, cfg: RunSettings & Out
       place: placeMember,
       maxBytes: cfg.maxResultBytes,
       onProgress: (bytes) => deps.progress.emit({ kind: 'copying', bytes }),
-    }).then((x) => { extracted = x; }, (e: unknown) => { extractError = e; agent.stdout.resume(); });
+    }).then(
+      (x) => {
+        extracted = x;
+      },
+      (e: unknown) => {
+        extractError = e;
+        agent.stdout.resume();
+      },
+    );
     exit = await agent.done;
     await extraction;
   } finally {

@@ -71,11 +71,16 @@ export async function extractResults(input: Readable, outDir: string, opts: Extr
   let payloadBytes = 0;
   const extract = tar.extract();
   extract.on('entry', (header, stream, next) => {
-    stream.on('error', () => { /* reported through the iteration in handle() and by extract */ });
-    handle(header, stream).then(() => next(), (e: unknown) => {
-      stream.resume();
-      extract.destroy(e instanceof Error ? e : new Error(String(e)));
+    stream.on('error', () => {
+      /* reported through the iteration in handle() and by extract */
     });
+    handle(header, stream).then(
+      () => next(),
+      (e: unknown) => {
+        stream.resume();
+        extract.destroy(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
   });
   async function handle(header: tar.Header, stream: AsyncIterable<unknown>): Promise<void> {
     const name = safeMemberName(header.name);
@@ -83,14 +88,26 @@ export async function extractResults(input: Readable, outDir: string, opts: Extr
       throw refuse(`${JSON.stringify(header.name)} is a ${header.type ?? 'special'} entry (only files and directories are accepted)`);
     }
     const dest = name === '.' ? null : opts.place(name);
-    if (dest === null) { for await (const _ of stream) { /* skipped member */ } return; }
+    if (dest === null) {
+      for await (const _ of stream) {
+        /* skipped member */
+      }
+      return;
+    }
     const rel = safeMemberName(dest);
-    if (header.type === 'directory') { await ensureDirInside(outDir, rel); for await (const _ of stream) { /* empty */ } return; }
+    if (header.type === 'directory') {
+      await ensureDirInside(outDir, rel);
+      for await (const _ of stream) {
+        /* empty */
+      }
+      return;
+    }
     payloadBytes += header.size ?? 0;
     if (payloadBytes > opts.maxBytes) throw refuse(`files add up to more than ${opts.maxBytes} bytes`);
     await ensureDirInside(outDir, path.posix.dirname(rel));
-    const fh = await fs.open(path.join(outDir, rel), C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o644)
-      .catch((e: NodeJS.ErrnoException) => { throw e.code === 'EEXIST' ? refuse(`${rel} already exists in ${outDir}`) : e; });
+    const fh = await fs.open(path.join(outDir, rel), C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o644).catch((e: NodeJS.ErrnoException) => {
+      throw e.code === 'EEXIST' ? refuse(`${rel} already exists in ${outDir}`) : e;
+    });
     try {
       // written in batches of about 1 MiB: one system call (and one await) per batch
       let batch: Buffer[] = [];
@@ -98,7 +115,11 @@ export async function extractResults(input: Readable, outDir: string, opts: Extr
       for await (const chunk of stream) {
         batch.push(chunk as Buffer);
         size += (chunk as Buffer).length;
-        if (size >= 1 << 20) { await fh.writev(batch); batch = []; size = 0; }
+        if (size >= 1 << 20) {
+          await fh.writev(batch);
+          batch = [];
+          size = 0;
+        }
       }
       if (batch.length) await fh.writev(batch);
     } finally {
@@ -120,12 +141,20 @@ export async function extractResults(input: Readable, outDir: string, opts: Extr
   });
   meter.pipe(extract as unknown as NodeJS.WritableStream);
   try {
-    await Promise.all([pipeline(input, meter).catch((e: unknown) => { extract.destroy(e as Error); throw e; }), extracted]);
+    await Promise.all([
+      pipeline(input, meter).catch((e: unknown) => {
+        extract.destroy(e as Error);
+        throw e;
+      }),
+      extracted,
+    ]);
   } catch (e) {
     if (e instanceof PyheapError) throw e;
     const msg = e instanceof Error ? e.message : String(e);
     throw new PyheapError('collect', `the results archive is damaged or truncated (${msg})`, {
-      hint: 'the connection may have dropped; run again', exitCode: EXIT.transfer, cause: e,
+      hint: 'the connection may have dropped; run again',
+      exitCode: EXIT.transfer,
+      cause: e,
     });
   }
   const complete = bytes >= 1024 && bytes % 512 === 0 && tail.length === 1024 && tail.every((b) => b === 0);

@@ -4,9 +4,22 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { EXIT, PyheapError } from '../core/errors.js';
 
-export interface PythonInfo { version: string; implementation: string; pid: number; executable: string }
-export interface TypeRow { name: string; count: number; size: number }
-export interface Largest { type: string; size: number; id: number }
+export interface PythonInfo {
+  version: string;
+  implementation: string;
+  pid: number;
+  executable: string;
+}
+export interface TypeRow {
+  name: string;
+  count: number;
+  size: number;
+}
+export interface Largest {
+  type: string;
+  size: number;
+  id: number;
+}
 
 export interface Status {
   status: 'ok' | 'error' | 'timeout';
@@ -27,13 +40,48 @@ export interface Census extends Findings {
 
 // what the leak-finding options add to census.json (growth, referrer chains, thread stacks,
 // allocation sites, the snapshot's numbers)
-export interface GrowthRow { name: string; count_delta: number; size_delta: number; count: number; size: number }
-export interface Referrers { type: string; chains: string[][] }
-export interface Frame { file: string; line: number; function: string }
-export interface Thread { name: string; ident: number; daemon: boolean | null; frames: Frame[] }
-export interface Site { file: string; line: number; size_delta: number; count_delta: number; size: number; count: number }
-export interface Trace { seconds: number; by_size: Site[]; by_count: Site[]; note: string }
-export interface SnapshotInfo { objects: number; references: number; seconds: number; types: number }
+export interface GrowthRow {
+  name: string;
+  count_delta: number;
+  size_delta: number;
+  count: number;
+  size: number;
+}
+export interface Referrers {
+  type: string;
+  chains: string[][];
+}
+export interface Frame {
+  file: string;
+  line: number;
+  function: string;
+}
+export interface Thread {
+  name: string;
+  ident: number;
+  daemon: boolean | null;
+  frames: Frame[];
+}
+export interface Site {
+  file: string;
+  line: number;
+  size_delta: number;
+  count_delta: number;
+  size: number;
+  count: number;
+}
+export interface Trace {
+  seconds: number;
+  by_size: Site[];
+  by_count: Site[];
+  note: string;
+}
+export interface SnapshotInfo {
+  objects: number;
+  references: number;
+  seconds: number;
+  types: number;
+}
 
 /** The optional parts of census.json. */
 export interface Findings {

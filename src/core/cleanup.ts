@@ -40,5 +40,7 @@ export function onInterrupt(handler: (signal: NodeJS.Signals) => void): () => vo
     handler(signal);
   };
   for (const s of INTERRUPTS) process.on(s, listener);
-  return () => { for (const s of INTERRUPTS) process.off(s, listener); };
+  return () => {
+    for (const s of INTERRUPTS) process.off(s, listener);
+  };
 }

@@ -69,7 +69,9 @@ export function createProgress(mode: ProgressMode, printer: Printer): Progress {
   if (mode === 'silent') return { emit: () => {}, stop: () => {} };
   if (mode === 'plain') {
     return {
-      emit: (e, scope) => { if (e.kind !== 'copying') printer.log(render(e, scope)); },
+      emit: (e, scope) => {
+        if (e.kind !== 'copying') printer.log(render(e, scope));
+      },
       stop: () => {},
     };
   }
@@ -80,11 +82,18 @@ export function createProgress(mode: ProgressMode, printer: Printer): Progress {
   return {
     emit(e, scope) {
       const text = render(e, scope);
-      if (e.kind === 'done') { spinner?.succeed(text); spinner = undefined; return; }
+      if (e.kind === 'done') {
+        spinner?.succeed(text);
+        spinner = undefined;
+        return;
+      }
       if (e.kind === 'notice') {
         // a notice stays on screen; the spinner goes on below it
-        if (spinner) { const current = spinner.text; spinner.stopAndPersist({ symbol: 'ℹ', text }); spinner = start(current); }
-        else printer.log(text);
+        if (spinner) {
+          const current = spinner.text;
+          spinner.stopAndPersist({ symbol: 'ℹ', text });
+          spinner = start(current);
+        } else printer.log(text);
         return;
       }
       if (!spinner) spinner = start(text);
@@ -92,7 +101,8 @@ export function createProgress(mode: ProgressMode, printer: Printer): Progress {
     },
     stop(ok) {
       if (!spinner) return;
-      if (ok) spinner.stop(); else spinner.fail();
+      if (ok) spinner.stop();
+      else spinner.fail();
       spinner = undefined;
     },
   };

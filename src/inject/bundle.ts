@@ -7,7 +7,11 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import tar from 'tar-stream';
 
-export interface BundleFile { name: string; data: Buffer; mode?: number }
+export interface BundleFile {
+  name: string;
+  data: Buffer;
+  mode?: number;
+}
 
 /** Stands for the bundle directory in agent arguments (pod_session.sh replaces it). */
 export const BUNDLE_DIR = '@BUNDLE@';
@@ -59,15 +63,23 @@ export async function findPidsFiles(payloads: string): Promise<BundleFile[]> {
 
 /** The names of one payloads/ folder's files that match. */
 async function filesOf(payloads: string, dir: string, match: RegExp): Promise<string[]> {
-  return (await fs.readdir(path.join(payloads, dir))).filter((n) => match.test(n)).sort().map((n) => `${dir}/${n}`);
+  return (await fs.readdir(path.join(payloads, dir)))
+    .filter((n) => match.test(n))
+    .sort()
+    .map((n) => `${dir}/${n}`);
 }
 
 /** Everything agent.sh needs (its Python payloads, the gdb scripts and stubs of every architecture) and the user's
  * script, if any, under user/. Returns the path of the script as agent.sh will see it. */
 export async function agentFiles(payloads: string, script?: string): Promise<{ files: BundleFile[]; scriptPath?: string }> {
   // every in-target payload: agent.sh stages whichever pyheap_*.py the mode needs
-  const names = ['shell/pod_session.sh', 'shell/agent.sh',
-    ...(await filesOf(payloads, 'python', /^pyheap_\w+\.py$/)), ...(await filesOf(payloads, 'gdb', /^inject-[\w-]+\.gdb$/)), ...(await filesOf(payloads, 'stub', /\.hex$/))];
+  const names = [
+    'shell/pod_session.sh',
+    'shell/agent.sh',
+    ...(await filesOf(payloads, 'python', /^pyheap_\w+\.py$/)),
+    ...(await filesOf(payloads, 'gdb', /^inject-[\w-]+\.gdb$/)),
+    ...(await filesOf(payloads, 'stub', /\.hex$/)),
+  ];
   const files = await Promise.all(names.map((n) => read(payloads, n)));
   if (script === undefined) return { files };
   files.push({ name: 'user/script.py', data: await fs.readFile(script) });

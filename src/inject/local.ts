@@ -16,8 +16,15 @@ export function startLocalAgent(req: AgentRequest, payloads: string, hooks: Agen
   const lines = createInterface({ input: child.stderr });
   lines.on('line', (line) => listener.line(line));
   const done = new Promise<ReturnType<AgentListener['exit']>>((resolve, reject) => {
-    child.on('error', (e) => reject(new PyheapError('inject', `cannot run the agent: ${e.message}`, {
-      hint: 'a POSIX sh must be installed', exitCode: EXIT.internal, cause: e })));
+    child.on('error', (e) =>
+      reject(
+        new PyheapError('inject', `cannot run the agent: ${e.message}`, {
+          hint: 'a POSIX sh must be installed',
+          exitCode: EXIT.internal,
+          cause: e,
+        }),
+      ),
+    );
     child.on('close', (code, signal) => {
       lines.close();
       resolve(listener.exit(code ?? (signal ? 128 : 1)));
@@ -27,6 +34,11 @@ export function startLocalAgent(req: AgentRequest, payloads: string, hooks: Agen
     stdout: child.stdout,
     done,
     // SIGCONT too: a frozen agent (SIGSTOP, a job-control stop) would never act on the SIGTERM
-    interrupt: () => { if (child.exitCode === null) { child.kill('SIGTERM'); child.kill('SIGCONT'); } },
+    interrupt: () => {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        child.kill('SIGCONT');
+      }
+    },
   };
 }

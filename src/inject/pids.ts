@@ -31,7 +31,10 @@ export function parseProcesses(text: string): ProcessInfo[] | undefined {
   return counted === procs.length ? procs : undefined;
 }
 
-export interface Choice { chosen: ProcessInfo[]; notice?: string }
+export interface Choice {
+  chosen: ProcessInfo[];
+  notice?: string;
+}
 
 /** Which process(es) to inspect. Pure. */
 export function chooseProcesses(all: ProcessInfo[], where: string, o: { pid?: number; allProcesses: boolean }): Choice {
@@ -41,13 +44,18 @@ export function chooseProcesses(all: ProcessInfo[], where: string, o: { pid?: nu
     const p = all.find((x) => x.pid === o.pid);
     if (!p) {
       throw new PyheapError('resolve', `no process with PID ${o.pid} in ${where}`, {
-        hint: `its processes, by PID inside the container: ${all.map((x) => `${x.pid} (${x.command.slice(0, 40)})`).join(', ') || 'none'}`, exitCode: EXIT.notFound });
+        hint: `its processes, by PID inside the container: ${all.map((x) => `${x.pid} (${x.command.slice(0, 40)})`).join(', ') || 'none'}`,
+        exitCode: EXIT.notFound,
+      });
     }
     return { chosen: [p] };
   }
   if (python.length === 0) {
-    throw new PyheapError('resolve', `no Python process in ${where} (${all.length} process${all.length === 1 ? '' : 'es'}: ${all.map((p) => `${p.pid} ${p.command.slice(0, 40)}`).join('; ') || 'none'})`,
-      { hint: all.length ? 'pick the container that runs Python with -c, or a process with --pid' : 'the container has no process: has it just restarted?', exitCode: EXIT.notFound });
+    throw new PyheapError(
+      'resolve',
+      `no Python process in ${where} (${all.length} process${all.length === 1 ? '' : 'es'}: ${all.map((p) => `${p.pid} ${p.command.slice(0, 40)}`).join('; ') || 'none'})`,
+      { hint: all.length ? 'pick the container that runs Python with -c, or a process with --pid' : 'the container has no process: has it just restarted?', exitCode: EXIT.notFound },
+    );
   }
   if (python.length === 1) return { chosen: python };
   if (o.allProcesses) return { chosen: python, notice: `${where} runs ${python.length} Python processes; inspecting all of them:\n${list(python)}` };
@@ -76,9 +84,15 @@ export async function listContainerProcesses(api: Api, agent: ExecTarget, contai
     const exit = await session.done;
     const stderr = Buffer.concat(err).toString('utf8').trim();
     if (exit.code !== 0) {
-      const why = exit.dropped ? 'the exec session dropped' : exit.code === null ? (exit.status?.message ?? 'no exit status') : `exit code ${exit.code}${stderr ? `: ${stderr.split('\n').at(-1)}` : ''}`;
-      throw new PyheapError('resolve', `cannot list the processes of the container from agent pod ${agent.pod} (${why})`,
-        { hint: /executable file not found|not found/.test(why) ? 'the agent image needs sh, head, tar, grep and awk; check --image' : 'run again with -v', exitCode: EXIT.kube });
+      const why = exit.dropped
+        ? 'the exec session dropped'
+        : exit.code === null
+          ? (exit.status?.message ?? 'no exit status')
+          : `exit code ${exit.code}${stderr ? `: ${stderr.split('\n').at(-1)}` : ''}`;
+      throw new PyheapError('resolve', `cannot list the processes of the container from agent pod ${agent.pod} (${why})`, {
+        hint: /executable file not found|not found/.test(why) ? 'the agent image needs sh, head, tar, grep and awk; check --image' : 'run again with -v',
+        exitCode: EXIT.kube,
+      });
     }
     const procs = parseProcesses(Buffer.concat(out).toString('utf8'));
     if (!procs) throw new PyheapError('resolve', `the process list from agent pod ${agent.pod} is incomplete`, { hint: 'run again', exitCode: EXIT.transfer });

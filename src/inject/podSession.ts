@@ -29,7 +29,10 @@ export async function startPodAgent(api: Api, agentPod: ExecTarget, bundle: Buff
   const linesDone = new Promise<void>((r) => lines.once('close', () => r()));
   const sent = session.write(bundle);
   const done = (async (): Promise<AgentExit> => {
-    const sending = await sent.then(() => undefined, (e: unknown) => e);
+    const sending = await sent.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     const exit = await session.done;
     await linesDone;
     const result = listener.exit(exit.code ?? -1);
@@ -42,17 +45,33 @@ export async function startPodAgent(api: Api, agentPod: ExecTarget, bundle: Buff
     }
     if (exit.dropped) {
       // no status frame: the connection broke (or a proxy cut it); what arrived is not the whole
-      return { ...result, error: new PyheapError('collect', `the exec session with agent pod ${agentPod.pod} dropped after ${exit.stdoutBytes} bytes of results, without an exit status`, {
-        hint: 'the connection to the API server was interrupted; run again', exitCode: EXIT.transfer, cause: sending }) };
+      return {
+        ...result,
+        error: new PyheapError('collect', `the exec session with agent pod ${agentPod.pod} dropped after ${exit.stdoutBytes} bytes of results, without an exit status`, {
+          hint: 'the connection to the API server was interrupted; run again',
+          exitCode: EXIT.transfer,
+          cause: sending,
+        }),
+      };
     }
     if (result.error?.reason === 'gdb-missing') {
-      return { ...result, error: new PyheapError('inject', `the agent image ${image} has no gdb`, {
-        hint: `use an agent image with gdb: the default, ${defaultAgentImage()} (gdb 16), needs no --image; robustadev/debug-toolkit images built after October 2024 have no gdb (v6.0 had gdb 13.1)`, exitCode: result.error.exitCode }) };
+      return {
+        ...result,
+        error: new PyheapError('inject', `the agent image ${image} has no gdb`, {
+          hint: `use an agent image with gdb: the default, ${defaultAgentImage()} (gdb 16), needs no --image; robustadev/debug-toolkit images built after October 2024 have no gdb (v6.0 had gdb 13.1)`,
+          exitCode: result.error.exitCode,
+        }),
+      };
     }
     if (exit.code === null && !result.error) {
       const msg = exit.status?.message ?? 'no exit code';
-      return { ...result, error: new PyheapError('inject', `the agent pod ${agentPod.pod} could not run the agent: ${msg}`, {
-        hint: /not found/.test(msg) ? 'the agent image needs sh, head, tar, awk and gdb; check --image' : 'run again with -v', exitCode: EXIT.kube }) };
+      return {
+        ...result,
+        error: new PyheapError('inject', `the agent pod ${agentPod.pod} could not run the agent: ${msg}`, {
+          hint: /not found/.test(msg) ? 'the agent image needs sh, head, tar, awk and gdb; check --image' : 'run again with -v',
+          exitCode: EXIT.kube,
+        }),
+      };
     }
     return result;
   })();

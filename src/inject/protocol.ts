@@ -26,8 +26,7 @@ export interface AgentRequest {
 }
 
 export function agentArgs(req: AgentRequest, payloadDir: string): string[] {
-  const args = ['--payloads', payloadDir, '--mode', req.mode, '--timeout', String(req.timeoutSeconds),
-    '--largest', String(req.largest), '--safepoint-wait', String(req.safepointWaitSeconds)];
+  const args = ['--payloads', payloadDir, '--mode', req.mode, '--timeout', String(req.timeoutSeconds), '--largest', String(req.largest), '--safepoint-wait', String(req.safepointWaitSeconds)];
   if (req.mode === 'script' && req.scriptPath) {
     args.push('--script', req.scriptPath, '--script-name', req.scriptName ?? 'script.py');
   }
@@ -43,7 +42,7 @@ export function agentArgs(req: AgentRequest, payloadDir: string): string[] {
 export type ErrorInfo = { exit: ExitCode; stage: Stage; hint: string };
 
 export const AGENT_ERRORS: Record<string, ErrorInfo> = {
-  'usage': { exit: EXIT.internal, stage: 'inject', hint: 'this is a bug in kubectl-pyheap, please report it' },
+  usage: { exit: EXIT.internal, stage: 'inject', hint: 'this is a bug in kubectl-pyheap, please report it' },
   'no-such-process': { exit: EXIT.notFound, stage: 'resolve', hint: 'check the PID with ps -ef (the process may have exited or restarted)' },
   'not-python': { exit: EXIT.notFound, stage: 'resolve', hint: 'point it at the CPython process itself (for gunicorn or celery, one of the worker PIDs)' },
   'ptrace-refused': { exit: EXIT.permission, stage: 'inject', hint: 'run as root or with CAP_SYS_PTRACE, and check kernel.yama.ptrace_scope (3 forbids attaching) and seccomp' },
@@ -59,7 +58,7 @@ export const AGENT_ERRORS: Record<string, ErrorInfo> = {
   'no-libc': { exit: EXIT.notFound, stage: 'resolve', hint: 'statically linked interpreters without libc are not supported' },
   'shared-pages': { exit: EXIT.targetBusy, stage: 'resolve', hint: 'add --allow-shared to count it anyway (the worker may grow by that much), or inspect the parent process' },
   'results-too-big': { exit: EXIT.transfer, stage: 'collect', hint: 'write less into PYHEAP_OUT' },
-  'internal': { exit: EXIT.internal, stage: 'collect', hint: 'run again with -v and report the output' },
+  internal: { exit: EXIT.internal, stage: 'collect', hint: 'run again with -v and report the output' },
 };
 
 export interface AgentExit {
@@ -78,7 +77,11 @@ export interface AgentExit {
   memory?: Memory;
 }
 
-export interface Memory { rssBefore: number; rssAfter: number; rssPeak: number }
+export interface Memory {
+  rssBefore: number;
+  rssAfter: number;
+  rssPeak: number;
+}
 
 /** A running agent, wherever it runs (a local process, an exec session in the agent pod). */
 export interface AgentSession {
@@ -110,18 +113,27 @@ export class AgentListener {
     if (parsed.kind === 'event') {
       if (parsed.event.kind === 'injecting' && parsed.event.gdb) this.gdb = parsed.event.gdb;
       this.hooks.onEvent(parsed.event);
-    }
-    else if (parsed.kind === 'error') this.error = parsed.error;
+    } else if (parsed.kind === 'error') this.error = parsed.error;
     else if (parsed.kind === 'result') this.result = { bytes: parsed.bytes, sha256: parsed.sha256 };
     else if (parsed.kind === 'run') this.runId = parsed.id;
     else if (parsed.kind === 'memory') this.memory = parsed.memory;
     else if (parsed.kind === 'gdb') this.hooks.onTranscript(`gdb: ${parsed.text}`);
-    else { this.stray.push(parsed.text); if (this.stray.length > 20) this.stray.shift(); }
+    else {
+      this.stray.push(parsed.text);
+      if (this.stray.length > 20) this.stray.shift();
+    }
   }
 
   exit(code: number): AgentExit {
-    return { code, ...(this.error ? { error: this.error } : {}), ...(this.result ? { result: this.result } : {}),
-      ...(this.runId ? { runId: this.runId } : {}), ...(this.memory ? { memory: this.memory } : {}), ...(this.gdb ? { gdb: this.gdb } : {}), stray: [...this.stray] };
+    return {
+      code,
+      ...(this.error ? { error: this.error } : {}),
+      ...(this.result ? { result: this.result } : {}),
+      ...(this.runId ? { runId: this.runId } : {}),
+      ...(this.memory ? { memory: this.memory } : {}),
+      ...(this.gdb ? { gdb: this.gdb } : {}),
+      stray: [...this.stray],
+    };
   }
 }
 
@@ -141,46 +153,78 @@ export function parseAgentLine(line: string): AgentLine {
   if (!m) return { kind: 'other', text: line };
   const [, word, rest = ''] = m;
   switch (word) {
-    case 'python': return { kind: 'event', event: { kind: 'python', file: rest } };
-    case 'staged': return { kind: 'event', event: { kind: 'staged', dir: rest } };
-    case 'injecting': return { kind: 'event', event: { kind: 'injecting', ...(/^\d[\w.+~-]*$/.test(rest) ? { gdb: rest } : {}) } };
-    case 'injected': return { kind: 'event', event: { kind: 'injected', detail: describeThread(rest) } };
-    case 'finished': return { kind: 'event', event: { kind: 'running' } };
-    case 'error': return { kind: 'error', error: agentError(rest) };
-    case 'run': return { kind: 'run', id: rest.trim() };
+    case 'python':
+      return { kind: 'event', event: { kind: 'python', file: rest } };
+    case 'staged':
+      return { kind: 'event', event: { kind: 'staged', dir: rest } };
+    case 'injecting':
+      return { kind: 'event', event: { kind: 'injecting', ...(/^\d[\w.+~-]*$/.test(rest) ? { gdb: rest } : {}) } };
+    case 'injected':
+      return { kind: 'event', event: { kind: 'injected', detail: describeThread(rest) } };
+    case 'finished':
+      return { kind: 'event', event: { kind: 'running' } };
+    case 'error':
+      return { kind: 'error', error: agentError(rest) };
+    case 'run':
+      return { kind: 'run', id: rest.trim() };
     case 'memory': {
       const [rssBefore = 0, rssAfter = 0, rssPeak = 0] = rest.split(' ').map(Number);
       return { kind: 'memory', memory: { rssBefore, rssAfter, rssPeak } };
     }
     case 'shared-heap': {
       const [bytes = 0, ppid = 0] = rest.split(' ').map(Number);
-      return { kind: 'event', event: { kind: 'notice', text: `warning: this process shares ${(bytes / 1048576).toFixed(0)} MiB of heap with its parent ${ppid} (a forked worker): counting its objects copies those pages` } };
+      return {
+        kind: 'event',
+        event: { kind: 'notice', text: `warning: this process shares ${(bytes / 1048576).toFixed(0)} MiB of heap with its parent ${ppid} (a forked worker): counting its objects copies those pages` },
+      };
     }
     case 'result': {
       const [bytes, sha256] = rest.split(' ');
       return { kind: 'result', bytes: Number(bytes), sha256: sha256 ?? '' };
     }
-    default: return { kind: 'other', text: line };
+    default:
+      return { kind: 'other', text: line };
   }
 }
 
 // system call numbers differ by architecture (aarch64 has the asm-generic ones)
 const SYSCALLS: Record<string, Record<string, string>> = {
   x86_64: {
-    0: 'read', 1: 'write', 7: 'poll', 23: 'select', 35: 'nanosleep', 43: 'accept', 45: 'recvfrom', 61: 'wait4',
-    202: 'futex', 230: 'clock_nanosleep', 232: 'epoll_wait', 270: 'pselect6', 271: 'ppoll', 281: 'epoll_pwait', 288: 'accept4',
+    0: 'read',
+    1: 'write',
+    7: 'poll',
+    23: 'select',
+    35: 'nanosleep',
+    43: 'accept',
+    45: 'recvfrom',
+    61: 'wait4',
+    202: 'futex',
+    230: 'clock_nanosleep',
+    232: 'epoll_wait',
+    270: 'pselect6',
+    271: 'ppoll',
+    281: 'epoll_pwait',
+    288: 'accept4',
   },
   aarch64: {
-    22: 'epoll_pwait', 63: 'read', 64: 'write', 72: 'pselect6', 73: 'ppoll', 98: 'futex', 101: 'nanosleep',
-    115: 'clock_nanosleep', 202: 'accept', 207: 'recvfrom', 242: 'accept4', 260: 'wait4',
+    22: 'epoll_pwait',
+    63: 'read',
+    64: 'write',
+    72: 'pselect6',
+    73: 'ppoll',
+    98: 'futex',
+    101: 'nanosleep',
+    115: 'clock_nanosleep',
+    202: 'accept',
+    207: 'recvfrom',
+    242: 'accept4',
+    260: 'wait4',
   },
 };
 
 function describeThread(rest: string): string {
   const [thread, syscall = '', arch = 'x86_64'] = rest.split(' ');
-  return syscall === '-1'
-    ? `borrowed thread ${thread} at the entry of PyObject_Malloc`
-    : `borrowed thread ${thread}, idle in ${SYSCALLS[arch]?.[syscall] ?? `syscall ${syscall}`}`;
+  return syscall === '-1' ? `borrowed thread ${thread} at the entry of PyObject_Malloc` : `borrowed thread ${thread}, idle in ${SYSCALLS[arch]?.[syscall] ?? `syscall ${syscall}`}`;
 }
 
 /** "CODE NAME DETAIL..." from an agent error line. */

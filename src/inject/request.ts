@@ -34,7 +34,7 @@ export interface RunSettings {
 
 /** What the agent is asked to do; `scriptPath` is where the agent sees the user's code. */
 export function agentRequest(cfg: RunSettings, pid: number, scriptPath: string | undefined): AgentRequest {
-  const t = cfg.mode === 'census' ? cfg.tasks ?? {} : {};
+  const t = cfg.mode === 'census' ? (cfg.tasks ?? {}) : {};
   const jobs = [
     ...(t.growthSeconds ? [`growth=${t.growthSeconds}`] : []),
     ...(t.traceSeconds ? [`trace=${t.traceSeconds}`] : []),
@@ -60,7 +60,7 @@ export function agentRequest(cfg: RunSettings, pid: number, scriptPath: string |
 
 /** The growth or trace window of a census run, in seconds. */
 export function windowSeconds(cfg: RunSettings): number {
-  const t = cfg.mode === 'census' ? cfg.tasks ?? {} : {};
+  const t = cfg.mode === 'census' ? (cfg.tasks ?? {}) : {};
   return Math.ceil(Math.max(t.growthSeconds ?? 0, t.traceSeconds ?? 0));
 }
 

@@ -7,11 +7,23 @@ import type { KubeSettings } from './kubeconfig.js';
 
 type Obj = Record<string, any>;
 
-export interface Status { kind?: string; status?: string; message?: string; reason?: string; code?: number; details?: Obj }
+export interface Status {
+  kind?: string;
+  status?: string;
+  message?: string;
+  reason?: string;
+  code?: number;
+  details?: Obj;
+}
 
 /** The API server said no: the HTTP code and its Status (or the raw text if it sent none). */
 export class ApiRefusal extends Error {
-  constructor(readonly code: number, readonly status: Status, readonly method: string, readonly path: string) {
+  constructor(
+    readonly code: number,
+    readonly status: Status,
+    readonly method: string,
+    readonly path: string,
+  ) {
     super(status.message || `${method} ${path}: HTTP ${code}`);
     this.name = 'ApiRefusal';
   }
@@ -25,7 +37,11 @@ export type Unreachable = 'network' | 'certificate' | 'credentials';
 export class ApiUnreachable extends Error {
   readonly why: Unreachable;
 
-  constructor(message: string, readonly server: string, options?: { cause?: unknown; why?: Unreachable }) {
+  constructor(
+    message: string,
+    readonly server: string,
+    options?: { cause?: unknown; why?: Unreachable },
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ApiUnreachable';
     this.why = options?.why ?? 'network';
@@ -36,7 +52,9 @@ export function parseStatus(text: string, code: number): Status {
   try {
     const s = JSON.parse(text) as Status;
     if (s && typeof s === 'object') return s;
-  } catch { /* not JSON: an ingress, a proxy, a load balancer */ }
+  } catch {
+    /* not JSON: an ingress, a proxy, a load balancer */
+  }
   return { code, message: text.trim().split('\n')[0]?.slice(0, 300) || `HTTP ${code}` };
 }
 
@@ -91,34 +109,41 @@ export class KubeApi implements Api {
     const timeoutMs = o.timeoutMs ?? this.requestTimeoutMs;
     const lib = url.protocol === 'http:' ? http : https;
     return new Promise<T>((resolve, reject) => {
-      const req = lib.request(url, {
-        ...opts,
-        method,
-        headers: {
-          ...opts.headers,
-          Accept: 'application/json',
-          ...(data ? { 'Content-Type': 'application/json', 'Content-Length': String(data.length) } : {}),
+      const req = lib.request(
+        url,
+        {
+          ...opts,
+          method,
+          headers: {
+            ...opts.headers,
+            Accept: 'application/json',
+            ...(data ? { 'Content-Type': 'application/json', 'Content-Length': String(data.length) } : {}),
+          },
         },
-      }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (d: Buffer) => chunks.push(d));
-        res.on('error', (e) => reject(new ApiUnreachable(`the connection to ${this.server} broke: ${e.message}`, this.server, { cause: e })));
-        res.on('end', () => {
-          clearTimeout(timer);
-          const text = Buffer.concat(chunks).toString('utf8');
-          const code = res.statusCode ?? 0;
-          if (code >= 200 && code < 300) {
-            try {
-              resolve((text ? JSON.parse(text) : {}) as T);
-            } catch (e) {
-              reject(new ApiUnreachable(`${method} ${path} answered something that is not JSON`, this.server, { cause: e }));
-            }
-          } else reject(new ApiRefusal(code, parseStatus(text, code), method, path));
-        });
-      });
-      const timer = timeoutMs > 0 ? setTimeout(() => {
-        req.destroy(new ApiUnreachable(`${method} ${path} got no answer from ${this.server} within ${Math.round(timeoutMs / 1000)}s`, this.server));
-      }, timeoutMs) : undefined;
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (d: Buffer) => chunks.push(d));
+          res.on('error', (e) => reject(new ApiUnreachable(`the connection to ${this.server} broke: ${e.message}`, this.server, { cause: e })));
+          res.on('end', () => {
+            clearTimeout(timer);
+            const text = Buffer.concat(chunks).toString('utf8');
+            const code = res.statusCode ?? 0;
+            if (code >= 200 && code < 300) {
+              try {
+                resolve((text ? JSON.parse(text) : {}) as T);
+              } catch (e) {
+                reject(new ApiUnreachable(`${method} ${path} answered something that is not JSON`, this.server, { cause: e }));
+              }
+            } else reject(new ApiRefusal(code, parseStatus(text, code), method, path));
+          });
+        },
+      );
+      const timer =
+        timeoutMs > 0
+          ? setTimeout(() => {
+              req.destroy(new ApiUnreachable(`${method} ${path} got no answer from ${this.server} within ${Math.round(timeoutMs / 1000)}s`, this.server));
+            }, timeoutMs)
+          : undefined;
       req.on('error', (e) => {
         clearTimeout(timer);
         reject(e instanceof ApiUnreachable ? e : networkError(e as NodeJS.ErrnoException, this.server));

@@ -12,10 +12,15 @@ export function apiError(e: unknown, stage: Stage, doing: string): PyheapError {
   if (e instanceof PyheapError) return e;
   if (e instanceof ApiUnreachable) {
     return new PyheapError(stage, `${e.message} (while trying to ${doing})`, {
-      hint: e.why === 'certificate' ? 'check the kubeconfig\'s certificate-authority, or pass --insecure-skip-tls-verify if you trust the network'
-        : e.why === 'credentials' ? 'check the kubeconfig user (exec plugin, token file), or log in again'
-          : 'check --context/--server and that the cluster is up (kubectl cluster-info)',
-      exitCode: EXIT.kube, cause: e, ...(e.why !== 'network' ? { reason: e.why } : {}),
+      hint:
+        e.why === 'certificate'
+          ? "check the kubeconfig's certificate-authority, or pass --insecure-skip-tls-verify if you trust the network"
+          : e.why === 'credentials'
+            ? 'check the kubeconfig user (exec plugin, token file), or log in again'
+            : 'check --context/--server and that the cluster is up (kubectl cluster-info)',
+      exitCode: EXIT.kube,
+      cause: e,
+      ...(e.why !== 'network' ? { reason: e.why } : {}),
     });
   }
   if (!(e instanceof ApiRefusal)) {
@@ -26,7 +31,11 @@ export function apiError(e: unknown, stage: Stage, doing: string): PyheapError {
   const reason = e.code < 500 ? { reason: 'api-refused' as const } : {};
   if (e.code === 401) {
     return new PyheapError(stage, `the API server did not accept the credentials (401 Unauthorized) when trying to ${doing}`, {
-      hint: 'log in again, or check --token, --user and the kubeconfig user', exitCode: EXIT.kube, cause: e, ...reason });
+      hint: 'log in again, or check --token, --user and the kubeconfig user',
+      exitCode: EXIT.kube,
+      cause: e,
+      ...reason,
+    });
   }
   if (e.code === 403) {
     const psa = PSA.exec(msg);
@@ -42,11 +51,20 @@ export function apiError(e: unknown, stage: Stage, doing: string): PyheapError {
     return new PyheapError(stage, `${msg || 'not found'} (while trying to ${doing})`, { hint: 'check the name, the namespace (-n) and the context', exitCode: EXIT.notFound, cause: e, ...reason });
   }
   return new PyheapError(stage, `the API server refused to ${doing}: ${msg || `HTTP ${e.code}`}${e.status.reason ? ` (${e.status.reason})` : ''}`, {
-    hint: e.code >= 500 ? 'the cluster had a problem; try again' : 'run again with -v for details', exitCode: EXIT.kube, cause: e, ...reason });
+    hint: e.code >= 500 ? 'the cluster had a problem; try again' : 'run again with -v for details',
+    exitCode: EXIT.kube,
+    cause: e,
+    ...reason,
+  });
 }
 
 /** What RBAC refused: a verb on a resource ("pods", "pods/exec") of an API group, in a namespace. */
-export interface Refused { verb: string; resource: string; group: string; namespace?: string }
+export interface Refused {
+  verb: string;
+  resource: string;
+  group: string;
+  namespace?: string;
+}
 
 /** One line naming the verb, the resource and the namespace RBAC refuses, and how to check. */
 export function rbacError(stage: Stage, r: Refused, o: { user?: string; cause?: unknown; after?: string } = {}): PyheapError {
@@ -56,12 +74,18 @@ export function rbacError(stage: Stage, r: Refused, o: { user?: string; cause?: 
   const verbs = resource.endsWith('/exec') ? 'create and get' : verb;
   return new PyheapError(stage, `cannot ${verb} ${full}${where}: RBAC refuses it${o.user ? ` to user "${o.user}"` : ''}${o.after ?? ''}`, {
     hint: `ask for RBAC permission to ${verbs} ${full}${where} (check with: kubectl auth can-i ${verb} ${full}${ns ? ` -n ${ns}` : ''})`,
-    exitCode: EXIT.kube, reason: 'rbac-refused', ...(o.cause !== undefined ? { cause: o.cause } : {}) });
+    exitCode: EXIT.kube,
+    reason: 'rbac-refused',
+    ...(o.cause !== undefined ? { cause: o.cause } : {}),
+  });
 }
 
 function podSecurityError(e: ApiRefusal, stage: Stage, level: string, violations: string): PyheapError {
   const ns = /\/namespaces\/([^/]+)\//.exec(e.path)?.[1] ?? 'the agent namespace';
   return new PyheapError(stage, `Pod Security "${level}" in namespace ${ns} refuses the agent pod (${violations})`, {
     hint: `the agent needs hostPID and privileged: label the namespace with kubectl label namespace ${ns} pod-security.kubernetes.io/enforce=privileged, or run the agent elsewhere with --agent-namespace NS`,
-    exitCode: EXIT.kube, cause: e, reason: 'api-refused' });
+    exitCode: EXIT.kube,
+    cause: e,
+    reason: 'api-refused',
+  });
 }

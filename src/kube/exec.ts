@@ -10,7 +10,11 @@ export const PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
 const CHUNK = 256 * 1024;
 const PING_MS = 20_000;
 
-export interface ExecTarget { namespace: string; pod: string; container: string }
+export interface ExecTarget {
+  namespace: string;
+  pod: string;
+  container: string;
+}
 
 export interface ExecExit {
   /** The command's exit code; null when there is none (dropped, or the runtime could not start it). */
@@ -47,7 +51,12 @@ export async function openExec(api: Api, t: ExecTarget, command: string[], o: { 
   const openTimeoutMs = o.openTimeoutMs ?? (api.requestTimeoutMs || 60_000);
   const ws = new WebSocket(url, o.protocols ?? PROTOCOLS, { ...(opts as unknown as WebSocket.ClientOptions), handshakeTimeout: openTimeoutMs, perMessageDeflate: false });
 
-  const stdout = new Readable({ highWaterMark: 1 << 20, read: () => { if (ws.isPaused) ws.resume(); } });
+  const stdout = new Readable({
+    highWaterMark: 1 << 20,
+    read: () => {
+      if (ws.isPaused) ws.resume();
+    },
+  });
   const stderr = new Readable({ read: () => {} });
   let status: Status | undefined;
   let stdoutBytes = 0;
@@ -64,9 +73,15 @@ export async function openExec(api: Api, t: ExecTarget, command: string[], o: { 
     } else if (channel === 2) stderr.push(payload);
     else if (channel === 3) status = parseStatus(payload.toString('utf8'), 0);
   });
-  stdout.on('close', () => { if (ws.isPaused) ws.resume(); }); // a reader that gave up must not stall the status frame
-  ws.on('pong', () => { lastPong = Date.now(); });
-  ws.on('error', () => { /* the close that follows says what happened */ });
+  stdout.on('close', () => {
+    if (ws.isPaused) ws.resume();
+  }); // a reader that gave up must not stall the status frame
+  ws.on('pong', () => {
+    lastPong = Date.now();
+  });
+  ws.on('error', () => {
+    /* the close that follows says what happened */
+  });
   const ping = setInterval(() => {
     // a paused socket cannot read its pong: only a flowing one that stays silent is dead
     if (!ws.isPaused && Date.now() - lastPong > 3 * PING_MS) ws.terminate();
@@ -126,8 +141,12 @@ function opened(ws: WebSocket, api: Api, path: string, pod: string, openTimeoutM
       res.on('end', () => reject(new ApiRefusal(res.statusCode ?? 0, parseStatus(Buffer.concat(chunks).toString('utf8'), res.statusCode ?? 0), 'GET', path)));
       res.on('error', (e) => reject(networkError(e as NodeJS.ErrnoException, api.server)));
     });
-    ws.once('error', (e) => reject(/handshake has timed out/.test(e.message)
-      ? new ApiUnreachable(`exec in pod ${pod} was not accepted within ${Math.round(openTimeoutMs / 1000)}s`, api.server, { cause: e })
-      : networkError(e as NodeJS.ErrnoException, api.server)));
+    ws.once('error', (e) =>
+      reject(
+        /handshake has timed out/.test(e.message)
+          ? new ApiUnreachable(`exec in pod ${pod} was not accepted within ${Math.round(openTimeoutMs / 1000)}s`, api.server, { cause: e })
+          : networkError(e as NodeJS.ErrnoException, api.server),
+      ),
+    );
   });
 }

@@ -117,10 +117,21 @@ export function applyOverrides(base: KubeConfig, flags: KubeFlags, files: string
   }
   const clusterName = flags.cluster ?? context?.cluster;
   let cluster: Cluster | null = clusterName ? base.getCluster(clusterName) : null;
-  if (flags.cluster !== undefined && !cluster) throw configError(`cluster "${flags.cluster}" is not in ${where}`, `pick one of: ${base.getClusters().map((c) => c.name).join(', ') || '(none)'}`);
+  if (flags.cluster !== undefined && !cluster)
+    throw configError(
+      `cluster "${flags.cluster}" is not in ${where}`,
+      `pick one of: ${
+        base
+          .getClusters()
+          .map((c) => c.name)
+          .join(', ') || '(none)'
+      }`,
+    );
   if (!cluster && flags.server === undefined) {
-    throw configError(files.length ? `no cluster is selected in ${where}` : 'no kubeconfig found (KUBECONFIG, ~/.kube/config) and no --server given',
-      'point --kubeconfig or KUBECONFIG at a kubeconfig, or pick a context with --context');
+    throw configError(
+      files.length ? `no cluster is selected in ${where}` : 'no kubeconfig found (KUBECONFIG, ~/.kube/config) and no --server given',
+      'point --kubeconfig or KUBECONFIG at a kubeconfig, or pick a context with --context',
+    );
   }
   if (flags.server !== undefined) cluster = { ...(cluster ?? { name: 'pyheap-server', skipTLSVerify: false }), server: flags.server.replace(/\/$/, '') };
   if (flags.insecureSkipTlsVerify) {
@@ -130,12 +141,28 @@ export function applyOverrides(base: KubeConfig, flags: KubeFlags, files: string
   }
   const userName = flags.user ?? context?.user;
   let user: User | null = userName ? base.getUser(userName) : null;
-  if (flags.user !== undefined && !user) throw configError(`user "${flags.user}" is not in ${where}`, `pick one of: ${base.getUsers().map((u) => u.name).join(', ') || '(none)'}`);
+  if (flags.user !== undefined && !user)
+    throw configError(
+      `user "${flags.user}" is not in ${where}`,
+      `pick one of: ${
+        base
+          .getUsers()
+          .map((u) => u.name)
+          .join(', ') || '(none)'
+      }`,
+    );
   user ??= { name: 'pyheap-anonymous' };
   if (flags.token !== undefined) {
     // a token given on the command line wins over the kubeconfig's other ways to authenticate
-    user = { name: user.name, token: flags.token, ...(user.certData ? { certData: user.certData } : {}), ...(user.certFile ? { certFile: user.certFile } : {}),
-      ...(user.keyData ? { keyData: user.keyData } : {}), ...(user.keyFile ? { keyFile: user.keyFile } : {}), ...(user.impersonateUser ? { impersonateUser: user.impersonateUser } : {}) };
+    user = {
+      name: user.name,
+      token: flags.token,
+      ...(user.certData ? { certData: user.certData } : {}),
+      ...(user.certFile ? { certFile: user.certFile } : {}),
+      ...(user.keyData ? { keyData: user.keyData } : {}),
+      ...(user.keyFile ? { keyFile: user.keyFile } : {}),
+      ...(user.impersonateUser ? { impersonateUser: user.impersonateUser } : {}),
+    };
   }
   if (flags.as !== undefined) user = { ...user, impersonateUser: flags.as };
   const groups = flags.asGroup ?? [];

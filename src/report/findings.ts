@@ -15,7 +15,9 @@ export function growthTable(f: Findings, top: number): string {
     `growth over ${f.growth_seconds ?? '?'} s: ${total ? `${signed(total.count_delta)} objects, ${signedSize(total.size_delta)}` : ''}`,
     `${'types'.padStart(w)} | ${'count +/-'.padStart(11)} | ${'size +/-'.padStart(13)} | ${'# objects'.padStart(11)} | ${'total size'.padStart(12)}`,
     `${'='.repeat(w)} | ${'='.repeat(11)} | ${'='.repeat(13)} | ${'='.repeat(11)} | ${'='.repeat(12)}`,
-    ...rows.map((r) => `${r.name.padStart(w)} | ${signed(r.count_delta).padStart(11)} | ${signedSize(r.size_delta).padStart(13)} | ${String(r.count).padStart(11)} | ${humanSize(r.size).padStart(12)}`),
+    ...rows.map(
+      (r) => `${r.name.padStart(w)} | ${signed(r.count_delta).padStart(11)} | ${signedSize(r.size_delta).padStart(13)} | ${String(r.count).padStart(11)} | ${humanSize(r.size).padStart(12)}`,
+    ),
   ].join('\n');
 }
 

@@ -8,9 +8,7 @@ const group = (n: number) => n.toLocaleString('en-US');
 export function censusTable(c: Census, python: PythonInfo | undefined, label: string, top: number): string {
   const rows = c.types.slice(0, top);
   const w = Math.max(28, ...rows.map((r) => r.name.length));
-  const head = python
-    ? `${label}: Python ${python.version} (pid ${python.pid} in its namespace, ${python.executable})`
-    : label;
+  const head = python ? `${label}: Python ${python.version} (pid ${python.pid} in its namespace, ${python.executable})` : label;
   const lines = [
     head,
     `${group(c.total.count)} objects, ${humanSize(c.total.size)} in total; ${group(c.gc.tracked)} tracked by the GC` +

@@ -17,7 +17,14 @@ export async function runLocal(cfg: RunConfig, deps: RunDeps): Promise<RunResult
   deps.progress.emit({ kind: 'resolving', target: `pid/${cfg.target.pid}` });
   const agent = startLocalAgent(agentRequest(cfg, cfg.target.pid, cfg.scriptFile), payloadDir(), { onEvent: (e) => deps.progress.emit(e), onTranscript: deps.transcript });
   let agentExited = false;
-  void agent.done.then(() => { agentExited = true; }, () => { agentExited = true; });
+  void agent.done.then(
+    () => {
+      agentExited = true;
+    },
+    () => {
+      agentExited = true;
+    },
+  );
   deps.cleanup.add('stop the agent', async () => {
     if (agentExited) return;
     agent.interrupt();

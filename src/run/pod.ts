@@ -60,7 +60,11 @@ export interface KubeDeps extends RunDeps {
   ask?: ResolveOptions['ask'];
 }
 
-export interface AgentPlan { manifest: Obj; node: string; pods: ResolvedPod[] }
+export interface AgentPlan {
+  manifest: Obj;
+  node: string;
+  pods: ResolvedPod[];
+}
 
 /** Registers a cleanup step; if cleanup already ran (an interrupt came meanwhile), runs it now. */
 function registerOrRun(cleanup: Cleanup, name: string, fn: () => Promise<void>): void {
@@ -72,13 +76,22 @@ function registerOrRun(cleanup: Cleanup, name: string, fn: () => Promise<void>):
 }
 
 export function newRunId(): string {
-  return BigInt(`0x${randomBytes(6).toString('hex')}`).toString(36).padStart(8, '0').slice(-8);
+  return BigInt(`0x${randomBytes(6).toString('hex')}`)
+    .toString(36)
+    .padStart(8, '0')
+    .slice(-8);
 }
 
 /** Resolves the target and builds one agent pod manifest per node. Reads, never writes. */
 export async function planKubeRun(cfg: KubeRunConfig, deps: KubeDeps, runId: string): Promise<AgentPlan[]> {
   deps.progress.emit({ kind: 'resolving', target: describeTarget(cfg.target) });
-  const r = await resolveTarget(deps.api, { target: cfg.target, namespace: cfg.namespace, allPods: cfg.allPods, ...(cfg.container !== undefined ? { container: cfg.container } : {}), ...(deps.ask ? { ask: deps.ask } : {}) });
+  const r = await resolveTarget(deps.api, {
+    target: cfg.target,
+    namespace: cfg.namespace,
+    allPods: cfg.allPods,
+    ...(cfg.container !== undefined ? { container: cfg.container } : {}),
+    ...(deps.ask ? { ask: deps.ask } : {}),
+  });
   if (r.notice) deps.progress.emit({ kind: 'notice', text: r.notice });
   for (const p of r.pods) deps.progress.emit({ kind: 'resolved', pod: `${p.namespace}/${p.name}`, container: p.container, node: p.node }, cfg.allPods ? p.name : undefined);
   const byNode = new Map<string, ResolvedPod[]>();
@@ -90,7 +103,10 @@ export async function planKubeRun(cfg: KubeRunConfig, deps: KubeDeps, runId: str
     manifest: agentPodManifest({
       name: byNode.size > 1 ? `pyheap-agent-${runId}-${i + 1}` : `pyheap-agent-${runId}`,
       namespace: cfg.agentNamespace ?? pods[0]!.namespace,
-      node, image: cfg.image, runId, deadlineSeconds: deadline,
+      node,
+      image: cfg.image,
+      runId,
+      deadlineSeconds: deadline,
       targets: pods.map((p) => `${p.namespace}/${p.name}`),
       ...(cfg.imagePullSecret ? { imagePullSecret: cfg.imagePullSecret } : {}),
     }),
@@ -138,22 +154,31 @@ export async function runKube(cfg: KubeRunConfig, deps: KubeDeps): Promise<KubeR
   // nothing is created unless it can also be deleted
   for (const ns of new Set(plans.map((p) => p.manifest.metadata.namespace as string))) await checkAgentAccess(deps.api, ns);
   const run = await prepare(cfg, deps, runId);
-  await Promise.all(plans.map(async (plan) => {
-    try {
-      await onNode(run, plan);
-    } catch (e) {
-      for (const p of plan.pods) run.outcome.failures.push({ label: `pod ${p.namespace}/${p.name}`, error: e });
-    }
-  }));
+  await Promise.all(
+    plans.map(async (plan) => {
+      try {
+        await onNode(run, plan);
+      } catch (e) {
+        for (const p of plan.pods) run.outcome.failures.push({ label: `pod ${p.namespace}/${p.name}`, error: e });
+      }
+    }),
+  );
   return run.outcome;
 }
 
 async function prepare(cfg: KubeRunConfig, deps: KubeDeps, runId: string): Promise<Run> {
   const { files, scriptPath } = await agentFiles(payloadDir(), cfg.mode === 'script' ? cfg.scriptFile : undefined);
   return {
-    cfg, deps, runId, multi: cfg.allPods || cfg.allProcesses,
-    bundle: await packBundle(files), scriptPath, findFiles: await findPidsFiles(payloadDir()),
-    outcome: { results: [], failures: [] }, stopping: false, inflight: new Set(),
+    cfg,
+    deps,
+    runId,
+    multi: cfg.allPods || cfg.allProcesses,
+    bundle: await packBundle(files),
+    scriptPath,
+    findFiles: await findPidsFiles(payloadDir()),
+    outcome: { results: [], failures: [] },
+    stopping: false,
+    inflight: new Set(),
   };
 }
 
@@ -161,20 +186,29 @@ async function prepare(cfg: KubeRunConfig, deps: KubeDeps, runId: string): Promi
 async function onNode(run: Run, plan: AgentPlan): Promise<void> {
   const { name, namespace } = plan.manifest.metadata as { name: string; namespace: string };
   const pod: AgentPod = {
-    plan, name, namespace, exec: { namespace, pod: name, container: AGENT_CONTAINER },
+    plan,
+    name,
+    namespace,
+    exec: { namespace, pod: name, container: AGENT_CONTAINER },
     progress: run.multi ? scoped(run.deps.progress, `node ${plan.node}`) : run.deps.progress,
-    sent: false, refused: false, running: false, unclean: false, deleted: false,
+    sent: false,
+    refused: false,
+    running: false,
+    unclean: false,
+    deleted: false,
   };
   try {
     await startAgentPod(run, pod);
     const before = run.outcome.failures.length;
-    await Promise.all(plan.pods.map(async (target) => {
-      try {
-        await onPod(run, pod, target);
-      } catch (e) {
-        run.outcome.failures.push({ label: `pod ${target.namespace}/${target.name}`, error: e });
-      }
-    }));
+    await Promise.all(
+      plan.pods.map(async (target) => {
+        try {
+          await onPod(run, pod, target);
+        } catch (e) {
+          run.outcome.failures.push({ label: `pod ${target.namespace}/${target.name}`, error: e });
+        }
+      }),
+    );
     pod.unclean = run.outcome.failures.length > before;
   } finally {
     await removeAgentPod(run, pod).catch((e: unknown) => {
@@ -187,14 +221,26 @@ async function onNode(run: Run, plan: AgentPlan): Promise<void> {
 async function startAgentPod(run: Run, pod: AgentPod): Promise<void> {
   const { api, cleanup } = run.deps;
   pod.progress.emit({ kind: 'agent-starting', pod: pod.name, node: pod.plan.node, image: run.cfg.image });
-  await createAgentPod(api, pod.plan.manifest, () => { pod.sent = true; registerOrRun(cleanup, `delete agent pod ${pod.namespace}/${pod.name}`, () => stopAgentPod(run, pod)); })
-    .catch((e: unknown) => { pod.refused = refusedByApi(e); throw e; });
-  if (pod.deleted) { // interrupted while the create was on its way: the delete came too early
+  await createAgentPod(api, pod.plan.manifest, () => {
+    pod.sent = true;
+    registerOrRun(cleanup, `delete agent pod ${pod.namespace}/${pod.name}`, () => stopAgentPod(run, pod));
+  }).catch((e: unknown) => {
+    pod.refused = refusedByApi(e);
+    throw e;
+  });
+  if (pod.deleted) {
+    // interrupted while the create was on its way: the delete came too early
     await deletePod(api, pod.namespace, pod.name);
     throw new Error('interrupted');
   }
-  await waitForAgentPod(api, { namespace: pod.namespace, name: pod.name, container: AGENT_CONTAINER, image: run.cfg.image, timeoutMs: run.cfg.startTimeoutMs,
-    onWaiting: (w) => pod.progress.emit({ kind: 'agent-waiting', pod: pod.name, ...w }) });
+  await waitForAgentPod(api, {
+    namespace: pod.namespace,
+    name: pod.name,
+    container: AGENT_CONTAINER,
+    image: run.cfg.image,
+    timeoutMs: run.cfg.startTimeoutMs,
+    onWaiting: (w) => pod.progress.emit({ kind: 'agent-waiting', pod: pod.name, ...w }),
+  });
   pod.running = true;
   pod.progress.emit({ kind: 'agent-ready', pod: pod.name, node: pod.plan.node });
 }
@@ -222,7 +268,10 @@ async function removeAgentPod(run: Run, pod: AgentPod): Promise<void> {
 /** A session that no cleanup step stops yet: awaited before an agent pod is deleted. */
 function track<T>(run: Run, p: Promise<T>): Promise<T> {
   run.inflight.add(p);
-  void p.then(() => run.inflight.delete(p), () => run.inflight.delete(p));
+  void p.then(
+    () => run.inflight.delete(p),
+    () => run.inflight.delete(p),
+  );
   return p;
 }
 
@@ -251,19 +300,30 @@ async function onProcess(run: Run, agentPod: AgentPod, proc: ProcessInfo, outDir
   const { cfg, deps } = run;
   const started = performance.now();
   if (run.stopping) throw new Error('interrupted');
-  const session = await track(run, (async () => {
-    const s = await startPodAgent(deps.api, agentPod.exec, run.bundle, agentRequest(cfg, proc.hostPid, run.scriptPath), run.runId, cfg.image, {
-      onEvent: (e) => progress.emit(e), onTranscript: deps.transcript,
-    });
-    let exited = false;
-    void s.done.then(() => { exited = true; }, () => { exited = true; });
-    // (at once, if cleanup has begun meanwhile)
-    registerOrRun(deps.cleanup, 'stop the agent', async () => {
-      if (exited) return;
-      s.interrupt();
-      await s.done.catch(() => undefined);
-    });
-    return s;
-  })());
+  const session = await track(
+    run,
+    (async () => {
+      const s = await startPodAgent(deps.api, agentPod.exec, run.bundle, agentRequest(cfg, proc.hostPid, run.scriptPath), run.runId, cfg.image, {
+        onEvent: (e) => progress.emit(e),
+        onTranscript: deps.transcript,
+      });
+      let exited = false;
+      void s.done.then(
+        () => {
+          exited = true;
+        },
+        () => {
+          exited = true;
+        },
+      );
+      // (at once, if cleanup has begun meanwhile)
+      registerOrRun(deps.cleanup, 'stop the agent', async () => {
+        if (exited) return;
+        s.interrupt();
+        await s.done.catch(() => undefined);
+      });
+      return s;
+    })(),
+  );
   return collectResults(session, { ...cfg, outDir, ownsOutDir: run.multi ? true : cfg.ownsOutDir }, { ...deps, progress }, started);
 }

@@ -17,7 +17,10 @@ export interface ResolvedPod {
   containerID: string;
 }
 
-export interface Resolution { pods: ResolvedPod[]; notice?: string }
+export interface Resolution {
+  pods: ResolvedPod[];
+  notice?: string;
+}
 
 export interface ResolveOptions {
   target: Exclude<Target, { kind: 'pid' }>;
@@ -48,9 +51,10 @@ const ready = (p: Obj) => (p.status?.conditions ?? []).some((c: Obj) => c.type =
 /** Which pod kubectl would pick first: running and ready ones, then the oldest, then by name. */
 export function rankPods(pods: Obj[]): Obj[] {
   const score = (p: Obj) => (p.status?.phase === 'Running' ? 0 : 2) + (ready(p) ? 0 : 1);
-  return [...pods].sort((a, b) => score(a) - score(b)
-    || String(a.metadata.creationTimestamp ?? '').localeCompare(String(b.metadata.creationTimestamp ?? ''))
-    || String(a.metadata.name).localeCompare(String(b.metadata.name)));
+  return [...pods].sort(
+    (a, b) =>
+      score(a) - score(b) || String(a.metadata.creationTimestamp ?? '').localeCompare(String(b.metadata.creationTimestamp ?? '')) || String(a.metadata.name).localeCompare(String(b.metadata.name)),
+  );
 }
 
 async function matchingPods(api: Api, o: ResolveOptions): Promise<{ pods: Obj[]; what: string }> {
@@ -112,12 +116,19 @@ function runningContainer(pod: Obj, container: string): ResolvedPod {
   const s = (pod.status?.containerStatuses ?? []).find((c: Obj) => c.name === container) as Obj | undefined;
   if (!s?.state?.running || !s.containerID) {
     const state = s?.state ?? {};
-    const why = state.waiting ? `waiting: ${state.waiting.reason}` : state.terminated ? `terminated: ${state.terminated.reason ?? `exit ${state.terminated.exitCode}`}` : `pod phase ${pod.status?.phase ?? 'unknown'}`;
+    const why = state.waiting
+      ? `waiting: ${state.waiting.reason}`
+      : state.terminated
+        ? `terminated: ${state.terminated.reason ?? `exit ${state.terminated.exitCode}`}`
+        : `pod phase ${pod.status?.phase ?? 'unknown'}`;
     throw new PyheapError('resolve', `${where} is not running (${why})`, { hint: `wait until it runs (kubectl get pod ${pod.metadata.name} -n ${pod.metadata.namespace})`, exitCode: EXIT.notFound });
   }
   const id = String(s.containerID).replace(/^[a-z-]+:\/\//, '');
   if (!/^[0-9a-f]{12,128}$/i.test(id)) {
-    throw new PyheapError('resolve', `${where} has a container ID this tool does not understand (${s.containerID})`, { hint: 'containerd, CRI-O and Docker runtimes are supported', exitCode: EXIT.notFound });
+    throw new PyheapError('resolve', `${where} has a container ID this tool does not understand (${s.containerID})`, {
+      hint: 'containerd, CRI-O and Docker runtimes are supported',
+      exitCode: EXIT.notFound,
+    });
   }
   if (!pod.spec?.nodeName) throw new PyheapError('resolve', `pod ${pod.metadata.name} has no node`, { hint: 'it is not scheduled yet', exitCode: EXIT.notFound });
   return { namespace: pod.metadata.namespace, name: pod.metadata.name, node: pod.spec.nodeName, container, containerID: id };

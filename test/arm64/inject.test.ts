@@ -18,17 +18,21 @@ interface Doc {
   types: { name: string; count: number }[];
   largest: { type: string; size: number }[];
 }
-const largest = (doc: Doc, type: string, min: number, max = min * 1.01 + 200) =>
-  doc.largest.filter((l) => l.type === type && l.size >= min && l.size <= max).length;
+const largest = (doc: Doc, type: string, min: number, max = min * 1.01 + 200) => doc.largest.filter((l) => l.type === type && l.size >= min && l.size <= max).length;
 
 describe('arm64 (emulated machine, release executable)', { skip }, () => {
   let s: Session;
-  before(async () => { s = await startSession((l) => process.stderr.write(`# ${l}\n`)); });
-  after(async () => { await s?.close(); });
+  before(async () => {
+    s = await startSession((l) => process.stderr.write(`# ${l}\n`));
+  });
+  after(async () => {
+    await s?.close();
+  });
 
   /** The target is left as it was: running, untraced, its threads back to `threads`, /tmp empty. */
   async function untouched(t: GuestTarget, threads: number | undefined, state = /^[SR]$/): Promise<void> {
-    for (;;) {  // the payload thread ends shortly after the run returned: wait for it, not a time
+    for (;;) {
+      // the payload thread ends shortly after the run returned: wait for it, not a time
       const st = await s.state(t.pid);
       assert.match(st.state, state);
       assert.equal(st.tracer, 0, 'not traced');
@@ -64,10 +68,10 @@ describe('arm64 (emulated machine, release executable)', { skip }, () => {
   }
 
   describe("the agent image's gdb (trixie's, as an agent pod runs it)", () => {
-    it('is not the machine\'s own gdb', async () => {
+    it("is not the machine's own gdb", async () => {
       const own = await s.vm.sh('gdb --version');
       const agent = await s.vm.sh(`${AGENT_GDB_DIR}/gdb --version`);
-      assert.match(own.stdout, /^GNU gdb .* 13\./, 'bookworm\'s gdb 13 is the default one');
+      assert.match(own.stdout, /^GNU gdb .* 13\./, "bookworm's gdb 13 is the default one");
       assert.match(agent.stdout, /^GNU gdb .* 1[6-9]\./, agent.stderr);
       assert.equal((await s.vm.sh('ls /srv/agent/usr/bin/python* /srv/agent/usr/local/bin/python* 2>/dev/null')).stdout, '', 'no python in the agent');
     });
@@ -95,8 +99,12 @@ describe('arm64 (emulated machine, release executable)', { skip }, () => {
 
   describe('--exec and --script (python3.11)', () => {
     let t: GuestTarget;
-    before(async () => { t = await s.target(py311, 'census_target.py', ['10', '1']); });
-    after(async () => { await t?.stop(); });
+    before(async () => {
+      t = await s.target(py311, 'census_target.py', ['10', '1']);
+    });
+    after(async () => {
+      await t?.stop();
+    });
 
     it('--exec runs on aarch64 in the target; its output comes back', async () => {
       const r = await s.pyheap([`pid/${t.pid}`, '--exec', 'import os, platform\nprint("hello from", platform.machine(), os.getpid())']);
@@ -157,7 +165,9 @@ describe('arm64 (emulated machine, release executable)', { skip }, () => {
       const t = await s.target(py311, 'census_target.py', ['1', '1']);
       try {
         await s.vm.sh(`kill -STOP ${t.pid}`);
-        while ((await s.state(t.pid)).state !== 'T') { /* the stop is asynchronous */ }
+        while ((await s.state(t.pid)).state !== 'T') {
+          /* the stop is asynchronous */
+        }
         const r = await s.pyheap([`pid/${t.pid}`]);
         assert.equal(r.code, 5, r.stderr);
         assert.match(r.stderr, /is stopped .*kill -CONT/);

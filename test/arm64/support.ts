@@ -16,7 +16,11 @@ import { FIXTURES, PAYLOADS } from '../support/cli.js';
 /** Why the arm64 tests cannot run here (under CI=true they fail instead of skipping). */
 export function whyNoArm64(): string | undefined {
   if (!existsSync(QEMU)) return `${QEMU} is missing (apt-get install --no-install-recommends qemu-system-arm)`;
-  try { execFileSync('ssh', ['-V'], { stdio: 'ignore' }); } catch { return 'ssh is missing (apt-get install openssh-client)'; }
+  try {
+    execFileSync('ssh', ['-V'], { stdio: 'ignore' });
+  } catch {
+    return 'ssh is missing (apt-get install openssh-client)';
+  }
   return undefined;
 }
 
@@ -28,7 +32,11 @@ export const GUEST_PYTHONS = [
 ] as const;
 export type GuestPython = (typeof GUEST_PYTHONS)[number];
 
-export interface GuestTarget { pid: number; output: string[]; stop(): Promise<void> }
+export interface GuestTarget {
+  pid: number;
+  output: string[];
+  stop(): Promise<void>;
+}
 export interface Session {
   vm: Vm;
   image: Image;

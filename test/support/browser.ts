@@ -17,12 +17,27 @@ export function launchBrowser(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--no-first-run', '--disable-default-apps', '--disable-extensions', '--metrics-recording-only', '--disable-domain-reliability'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-default-apps',
+      '--disable-extensions',
+      '--metrics-recording-only',
+      '--disable-domain-reliability',
+    ],
   });
 }
 
-export interface OpenedPage { page: Page; requests: string[]; console: string[]; errors: string[] }
+export interface OpenedPage {
+  page: Page;
+  requests: string[];
+  console: string[];
+  errors: string[];
+}
 
 /** Opens `url` in a new page of its own context and waits until the report says it is drawn. */
 export async function openReport(browser: Browser, url: string, viewport = { width: 1360, height: 900 }): Promise<OpenedPage> {
@@ -32,7 +47,10 @@ export async function openReport(browser: Browser, url: string, viewport = { wid
   const consoleLines: string[] = [];
   const errors: string[] = [];
   page.on('request', (r) => requests.push(r.url()));
-  page.on('console', (m: ConsoleMessage) => { consoleLines.push(`${m.type()}: ${m.text()}`); if (m.type() === 'error' || m.type() === 'warning') errors.push(m.text()); });
+  page.on('console', (m: ConsoleMessage) => {
+    consoleLines.push(`${m.type()}: ${m.text()}`);
+    if (m.type() === 'error' || m.type() === 'warning') errors.push(m.text());
+  });
   page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
   await page.goto(url);
   await page.waitForFunction(() => document.documentElement.dataset.drawn !== undefined);
@@ -59,7 +77,9 @@ export async function shoot(p: OpenedPage, name: string): Promise<string> {
 
 /** Goes to a #view of the report and waits until the browser has drawn it. */
 export async function view(p: OpenedPage, hash: string): Promise<void> {
-  await p.page.evaluate((h) => { location.hash = h; }, hash);
+  await p.page.evaluate((h) => {
+    location.hash = h;
+  }, hash);
   await p.page.waitForFunction((h) => location.hash === h && document.querySelector('main.page')?.children.length, hash);
   await p.page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
 }

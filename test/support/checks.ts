@@ -11,11 +11,13 @@ import { localGdbVersion } from './proc.js';
 
 type Obj = Record<string, any>;
 const MB = 1024 * 1024;
-export const ALLOC_LINE = readFileSync(path.join(FIXTURES, 'leak_target.py'), 'utf8').split('\n').findIndex((l) => l.includes('# ALLOC_LINE')) + 1;
+export const ALLOC_LINE =
+  readFileSync(path.join(FIXTURES, 'leak_target.py'), 'utf8')
+    .split('\n')
+    .findIndex((l) => l.includes('# ALLOC_LINE')) + 1;
 
 /** How many of the largest objects have this type and a size in [min, max]. */
-export const largest = (doc: Obj, type: string, min: number, max = min * 1.01 + 200): number =>
-  (doc.largest as Obj[]).filter((l) => l.type === type && l.size >= min && l.size <= max).length;
+export const largest = (doc: Obj, type: string, min: number, max = min * 1.01 + 200): number => (doc.largest as Obj[]).filter((l) => l.type === type && l.size >= min && l.size <= max).length;
 
 /** The pid/N census of `census_target.py MARKERS K` on Python 3.MINOR (run with --largest 40). */
 export function checkCensus(doc: Obj, minor: number, o: { markers: number; k: number; pid: number }): void {
@@ -29,7 +31,7 @@ export function checkCensus(doc: Obj, minor: number, o: { markers: number; k: nu
   assert.equal(largest(doc, 'bytes', 654321), framesWalked ? 1 : 0, 'held only by a running frame');
   assert.ok(doc.python.version.startsWith(`3.${minor}.`), doc.python.version);
   assert.equal(doc.python.pid, o.pid);
-  assert.deepEqual(doc.agent, { image: null, gdb_version: localGdbVersion() }, 'pid/N: no agent image, this machine\'s gdb');
+  assert.deepEqual(doc.agent, { image: null, gdb_version: localGdbVersion() }, "pid/N: no agent image, this machine's gdb");
   assert.ok(doc.total.count > o.markers && doc.total.size > K * (300007 + 200011) && doc.elapsed_seconds > 0);
   for (const row of doc.types) assert.ok(!row.name.includes('pyheap'), `the census counted its own objects: ${row.name}`);
   // the memory report: what the run cost the target
@@ -78,20 +80,37 @@ export function checkFindings(doc: Obj): void {
   assert.ok(doc.snapshot.objects > 1000 && doc.snapshot.references > doc.snapshot.objects);
 }
 
-
 /** Injected code that fails in each way a user's code can (--exec and --script): exit code 1,
  * what it printed and its traceback come back, and the target lives on (the caller checks). */
-export interface InjectedFailure { what: string; source: string; script?: string; stdout?: RegExp; stderr: RegExp[] }
+export interface InjectedFailure {
+  what: string;
+  source: string;
+  script?: string;
+  stdout?: RegExp;
+  stderr: RegExp[];
+}
 export const INJECTED_FAILURES: InjectedFailure[] = [
-  { what: '--exec: sys.exit() is reported, the target lives on', source: 'import sys\nprint("before exit")\nsys.exit(3)',
-    stdout: /before exit/, stderr: [/error: the injected code raised SystemExit: 3/] },
-  { what: '--exec: KeyboardInterrupt comes back with its traceback', source: 'def f():\n    raise KeyboardInterrupt("stop")\nf()',
-    stderr: [/File "<exec>", line 2, in f/, /KeyboardInterrupt: stop/] },
+  {
+    what: '--exec: sys.exit() is reported, the target lives on',
+    source: 'import sys\nprint("before exit")\nsys.exit(3)',
+    stdout: /before exit/,
+    stderr: [/error: the injected code raised SystemExit: 3/],
+  },
+  { what: '--exec: KeyboardInterrupt comes back with its traceback', source: 'def f():\n    raise KeyboardInterrupt("stop")\nf()', stderr: [/File "<exec>", line 2, in f/, /KeyboardInterrupt: stop/] },
   { what: '--exec: a syntax error is reported with its line', source: 'x = 1\ndef (:\n', stderr: [/SyntaxError/, /line 2/] },
-  { what: '--script: sys.exit() is reported, the target lives on', script: 'exits.py', source: 'import sys\nprint("before exit")\nsys.exit("bye")\n',
-    stdout: /before exit/, stderr: [/error: the injected code raised SystemExit: bye/] },
-  { what: '--script: KeyboardInterrupt comes back with its traceback, named by the file', script: 'interrupted.py', source: 'def f():\n    raise KeyboardInterrupt("stop")\nf()\n',
-    stderr: [/File "<interrupted\.py>", line 2, in f/, /KeyboardInterrupt: stop/] },
+  {
+    what: '--script: sys.exit() is reported, the target lives on',
+    script: 'exits.py',
+    source: 'import sys\nprint("before exit")\nsys.exit("bye")\n',
+    stdout: /before exit/,
+    stderr: [/error: the injected code raised SystemExit: bye/],
+  },
+  {
+    what: '--script: KeyboardInterrupt comes back with its traceback, named by the file',
+    script: 'interrupted.py',
+    source: 'def f():\n    raise KeyboardInterrupt("stop")\nf()\n',
+    stderr: [/File "<interrupted\.py>", line 2, in f/, /KeyboardInterrupt: stop/],
+  },
   { what: '--script: a syntax error is reported with its file and line', script: 'broken.py', source: 'x = 1\ndef (:\n', stderr: [/SyntaxError/, /broken\.py.*line 2|line 2.*broken\.py/s] },
 ];
 

@@ -69,9 +69,7 @@ export function setupScript(o: ContainerOptions): string {
   const appDir = o.appDir ?? (o.script ? path.dirname(path.resolve(o.script)) : undefined);
   const bin = '/root/.image-bin';
   const aliases = ['python', 'python3', `python${o.python.version.join('.')}`];
-  const run = o.command
-    ? o.command.map(q).join(' ')
-    : `${q(o.python.exe)} -u ${q(`/root/app/${path.basename(o.script ?? '')}`)} ${(o.args ?? []).map(q).join(' ')}`;
+  const run = o.command ? o.command.map(q).join(' ') : `${q(o.python.exe)} -u ${q(`/root/app/${path.basename(o.script ?? '')}`)} ${(o.args ?? []).map(q).join(' ')}`;
   const lines = [
     'set -e',
     ...(o.cgroups ?? []).map((cg) => `echo $$ > ${q(path.join(cg, 'cgroup.procs'))}`),
@@ -109,22 +107,42 @@ export async function startContainer(o: ContainerOptions): Promise<ContainerTarg
   const ready = o.readyLine ?? 'ready';
   const what = o.script ?? o.command?.join(' ');
   const stderr: string[] = [];
-  if (o.onOutput) { child.stdout!.on('data', o.onOutput); child.stderr!.on('data', o.onOutput); }
-  child.stderr!.on('data', (d: Buffer) => { stderr.push(d.toString()); if (stderr.length > 1000) stderr.shift(); });
+  if (o.onOutput) {
+    child.stdout!.on('data', o.onOutput);
+    child.stderr!.on('data', o.onOutput);
+  }
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr.push(d.toString());
+    if (stderr.length > 1000) stderr.shift();
+  });
   const lines = createInterface({ input: child.stdout! });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       // never leave a target that did not come up: its namespace dies with its PID 1
-      try { process.kill(childPid(child.pid!), 'SIGKILL'); } catch { child.kill('SIGKILL'); }
+      try {
+        process.kill(childPid(child.pid!), 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
       reject(new Error(`target ${what} not ready after 20s: ${stderr.join('')}`));
     }, 20000);
     lines.on('line', (l) => {
       output.push(l);
       if (output.length > 10000) output.shift(); // a chatty container must not grow this forever
-      if (!started && l === ready) { clearTimeout(timer); resolve(); }
+      if (!started && l === ready) {
+        clearTimeout(timer);
+        resolve();
+      }
     });
-    if (started) (child.stdio as unknown as NodeJS.ReadableStream[])[9]!.once('data', () => { clearTimeout(timer); resolve(); });
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`target ${what} exited with ${code}: ${stderr.join('')}`)); });
+    if (started)
+      (child.stdio as unknown as NodeJS.ReadableStream[])[9]!.once('data', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`target ${what} exited with ${code}: ${stderr.join('')}`));
+    });
   });
   const pid = childPid(child.pid!);
   const target: ContainerTarget = {
@@ -135,8 +153,16 @@ export async function startContainer(o: ContainerOptions): Promise<ContainerTarg
       live.delete(target);
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
-      try { process.kill(pid, 'SIGCONT'); } catch { /* gone */ }
-      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        /* gone */
+      }
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
       await exited;
     },
   };

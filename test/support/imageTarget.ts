@@ -66,12 +66,19 @@ export async function startImageTarget(o: ImageTargetOptions): Promise<ImageTarg
   });
   const output: string[] = [];
   const stderr: string[] = [];
-  child.stderr!.on('data', (d: Buffer) => { stderr.push(d.toString()); if (stderr.length > 200) stderr.shift(); });
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr.push(d.toString());
+    if (stderr.length > 200) stderr.shift();
+  });
   const exited = new Promise((r) => child.once('exit', r));
   let pid = 0;
   const cleanup = async () => {
     if (child.exitCode === null && child.signalCode === null) {
-      try { process.kill(pid || child.pid!, 'SIGKILL'); } catch { /* gone */ }
+      try {
+        process.kill(pid || child.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
       await exited;
     }
     rmSync(scratch, { recursive: true, force: true });
@@ -84,25 +91,41 @@ export async function startImageTarget(o: ImageTargetOptions): Promise<ImageTarg
       const timer = setTimeout(() => fail('not ready after 60 s'), 60_000);
       const started = () => {
         pid = Number(readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim());
-        if (want === null) { clearTimeout(timer); resolve(); }
+        if (want === null) {
+          clearTimeout(timer);
+          resolve();
+        }
       };
       (child.stdio as unknown as NodeJS.ReadableStream[])[9]!.once('data', started);
       createInterface({ input: child.stdout! }).on('line', (l) => {
         output.push(l);
         if (output.length > 10000) output.shift();
-        if (want !== null && l === want) { clearTimeout(timer); resolve(); }
+        if (want !== null && l === want) {
+          clearTimeout(timer);
+          resolve();
+        }
       });
-      child.once('exit', (code) => { clearTimeout(timer); fail(`exited with ${code}`); });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        fail(`exited with ${code}`);
+      });
     });
   } catch (e) {
     await cleanup();
     throw e;
   }
   const target: ImageTarget = {
-    pid, rootfs, child, output,
+    pid,
+    rootfs,
+    child,
+    output,
     async stop() {
       live.delete(target);
-      try { process.kill(pid, 'SIGCONT'); } catch { /* gone */ }
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        /* gone */
+      }
       await cleanup();
     },
   };

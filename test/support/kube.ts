@@ -7,14 +7,22 @@ import WebSocket from 'ws';
 
 type Obj = Record<string, any>;
 
-export interface Kube { server: string; token: string; ca: string }
+export interface Kube {
+  server: string;
+  token: string;
+  ca: string;
+}
 
 export function fromKubeconfig(file: string): Kube {
   const kc = JSON.parse(readFileSync(file, 'utf8')) as Obj;
   return { server: kc.clusters[0].cluster.server, token: kc.users[0].user.token, ca: Buffer.from(kc.clusters[0].cluster['certificate-authority-data'], 'base64').toString() };
 }
 
-export interface Reply { code: number; body: any; text: string }
+export interface Reply {
+  code: number;
+  body: any;
+  text: string;
+}
 
 export function call(k: Kube, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
   const data = body === undefined ? undefined : JSON.stringify(body);
@@ -23,10 +31,16 @@ export function call(k: Kube, method: string, path: string, body?: unknown, head
   return new Promise((resolve, reject) => {
     const req = request(`${k.server}${path}`, { method, ca: k.ca, headers: { Authorization: `Bearer ${k.token}`, 'Content-Type': 'application/json', ...sized, ...headers } }, (res) => {
       let text = '';
-      res.on('data', (d: Buffer) => { text += d.toString(); });
+      res.on('data', (d: Buffer) => {
+        text += d.toString();
+      });
       res.on('end', () => {
         let parsed: unknown = text;
-        try { parsed = JSON.parse(text); } catch { /* not JSON */ }
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          /* not JSON */
+        }
         resolve({ code: res.statusCode ?? 0, body: parsed, text });
       });
     });
@@ -42,7 +56,9 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
     try {
       const v = await fn();
       if (v) return v;
-    } catch (e) { last = e; }
+    } catch (e) {
+      last = e;
+    }
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -51,7 +67,14 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
 export const getPod = async (k: Kube, ns: string, name: string) => (await call(k, 'GET', `/api/v1/namespaces/${ns}/pods/${name}`)).body as Obj;
 
 export function podRunning(k: Kube, ns: string, name: string, timeoutMs = 20000): Promise<Obj> {
-  return waitFor(`pod ${ns}/${name} Running`, async () => { const p = await getPod(k, ns, name); return p.status?.phase === 'Running' && p; }, timeoutMs);
+  return waitFor(
+    `pod ${ns}/${name} Running`,
+    async () => {
+      const p = await getPod(k, ns, name);
+      return p.status?.phase === 'Running' && p;
+    },
+    timeoutMs,
+  );
 }
 
 export interface ExecResult {
@@ -83,13 +106,21 @@ export function exec(k: Kube, ns: string, pod: string, command: string[], o: Exe
   q.set('stdout', 'true');
   q.set('stderr', 'true');
   q.set('stdin', o.stdin !== undefined ? 'true' : 'false');
-  const ws = new WebSocket(`${k.server.replace('https', 'wss')}/api/v1/namespaces/${ns}/pods/${pod}/exec?${q}`, o.protocols ?? ['v5.channel.k8s.io', 'v4.channel.k8s.io'], { ca: k.ca, headers: { Authorization: `Bearer ${k.token}` } });
+  const ws = new WebSocket(`${k.server.replace('https', 'wss')}/api/v1/namespaces/${ns}/pods/${pod}/exec?${q}`, o.protocols ?? ['v5.channel.k8s.io', 'v4.channel.k8s.io'], {
+    ca: k.ca,
+    headers: { Authorization: `Bearer ${k.token}` },
+  });
   const r: ExecResult = { protocol: '', stdout: '', stderr: '', channels: [], closeCode: 0 };
   return new Promise((resolve, reject) => {
     ws.on('unexpected-response', (_req, res) => {
       let text = '';
-      res.on('data', (d: Buffer) => { text += d.toString(); });
-      res.on('end', () => { r.refused = { code: res.statusCode ?? 0, body: JSON.parse(text) }; resolve(r); });
+      res.on('data', (d: Buffer) => {
+        text += d.toString();
+      });
+      res.on('end', () => {
+        r.refused = { code: res.statusCode ?? 0, body: JSON.parse(text) };
+        resolve(r);
+      });
     });
     ws.on('open', () => {
       r.protocol = ws.protocol;
@@ -107,7 +138,12 @@ export function exec(k: Kube, ns: string, pod: string, command: string[], o: Exe
       if (ch === 2) r.stderr += rest;
       if (ch === 3) r.status = JSON.parse(rest) as Obj;
     });
-    ws.on('close', (code) => { r.closeCode = code; resolve(r); });
-    ws.on('error', (e) => { if (!r.refused) reject(e); });
+    ws.on('close', (code) => {
+      r.closeCode = code;
+      resolve(r);
+    });
+    ws.on('error', (e) => {
+      if (!r.refused) reject(e);
+    });
   });
 }

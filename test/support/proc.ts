@@ -2,7 +2,11 @@
 import { execFileSync } from 'node:child_process';
 import { closeSync, constants, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 
-export interface ProcState { state: string; tracerPid: number; uid: number }
+export interface ProcState {
+  state: string;
+  tracerPid: number;
+  uid: number;
+}
 
 export function procState(pid: number): ProcState | null {
   let status: string;

@@ -27,12 +27,19 @@ export function findInterpreters(): Interpreter[] {
   let root = '';
   try {
     root = execFileSync('pyenv', ['root'], { encoding: 'utf8' }).trim();
-  } catch { /* no pyenv */ }
+  } catch {
+    /* no pyenv */
+  }
   if (root) {
     let versions: string[] = [];
     try {
-      versions = execFileSync('pyenv', ['versions', '--bare'], { encoding: 'utf8' }).split('\n').map((s) => s.trim()).filter(Boolean);
-    } catch { /* none */ }
+      versions = execFileSync('pyenv', ['versions', '--bare'], { encoding: 'utf8' })
+        .split('\n')
+        .map((s) => s.trim())
+        .filter(Boolean);
+    } catch {
+      /* none */
+    }
     for (const v of versions) {
       const exe = path.join(root, 'versions', v, 'bin', 'python');
       if (!existsSync(exe)) continue;

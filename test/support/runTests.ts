@@ -12,10 +12,17 @@ export function runTestFiles(files: string[], args: string[] = []): number {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pyheap-skips-'));
   const skipsFile = path.join(dir, 'skips.txt');
   try {
-    const r = spawnSync(process.execPath, ['--test', ...args, '--test-reporter=spec', '--test-reporter-destination=stdout',
-      `--test-reporter=${SKIPS}`, `--test-reporter-destination=${skipsFile}`, ...files], { stdio: 'inherit' });
+    const r = spawnSync(
+      process.execPath,
+      ['--test', ...args, '--test-reporter=spec', '--test-reporter-destination=stdout', `--test-reporter=${SKIPS}`, `--test-reporter-destination=${skipsFile}`, ...files],
+      { stdio: 'inherit' },
+    );
     let skipped: string[] = [];
-    try { skipped = readFileSync(skipsFile, 'utf8').split('\n').filter(Boolean); } catch { /* none written */ }
+    try {
+      skipped = readFileSync(skipsFile, 'utf8').split('\n').filter(Boolean);
+    } catch {
+      /* none written */
+    }
     if (skipped.length) {
       process.stderr.write(`\n!!! ${skipped.length} test(s) SKIPPED:\n  ${skipped.join('\n  ')}\n`);
       if (process.env.CI) {

@@ -3,7 +3,12 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { END_BYTES, KIND, MAGIC, OBJECT_BYTES, REFERENCE_BYTES, TWO_32, VERSION } from '../../src/analysis/format.js';
 
-export interface ObjectSpec { id: number; type: number; size: number; refs: readonly number[] }
+export interface ObjectSpec {
+  id: number;
+  type: number;
+  size: number;
+  refs: readonly number[];
+}
 
 function setU64(dv: DataView, at: number, v: number): void {
   dv.setUint32(at, v % TWO_32, true);
@@ -22,7 +27,10 @@ export class SnapshotWriter {
   objects = 0;
   references = 0;
 
-  constructor(private readonly out: (b: Buffer) => void, opts: { version?: number } = {}) {
+  constructor(
+    private readonly out: (b: Buffer) => void,
+    opts: { version?: number } = {},
+  ) {
     const v = Buffer.alloc(4);
     v.writeUInt32LE(opts.version ?? VERSION);
     out(Buffer.concat([MAGIC, v]));
@@ -63,7 +71,13 @@ export class SnapshotWriter {
   }
 
   objectsRecord(objs: readonly ObjectSpec[]): void {
-    this.chunk(objs.map((o) => o.id), objs.map((o) => o.type), objs.map((o) => o.size), objs.map((o) => o.refs.length), objs.flatMap((o) => o.refs));
+    this.chunk(
+      objs.map((o) => o.id),
+      objs.map((o) => o.type),
+      objs.map((o) => o.size),
+      objs.map((o) => o.refs.length),
+      objs.flatMap((o) => o.refs),
+    );
   }
 
   /** The end record; `claim` overrides the counts it states (to write a lying file). */
@@ -91,8 +105,18 @@ export function writeSnapshotFile(file: string, write: (w: SnapshotWriter) => vo
   try {
     let pending: Buffer[] = [];
     let size = 0;
-    const flush = () => { if (size) writeSync(fd, Buffer.concat(pending)); pending = []; size = 0; };
-    write(new SnapshotWriter((b) => { pending.push(b); size += b.length; if (size >= 1 << 22) flush(); }));
+    const flush = () => {
+      if (size) writeSync(fd, Buffer.concat(pending));
+      pending = [];
+      size = 0;
+    };
+    write(
+      new SnapshotWriter((b) => {
+        pending.push(b);
+        size += b.length;
+        if (size >= 1 << 22) flush();
+      }),
+    );
     flush();
   } finally {
     closeSync(fd);
@@ -120,12 +144,14 @@ export function graphSnapshot(spec: GraphSpec): Buffer {
     for (const r of spec.roots) w.root(nodeId(r.node), r.label);
     const step = spec.chunkSize ?? 1000;
     for (let s = 0; s < spec.nodes.length; s += step) {
-      w.objectsRecord(spec.nodes.slice(s, s + step).map((o, j) => ({
-        id: nodeId(s + j),
-        type: o.type,
-        size: o.size,
-        refs: [...o.refs.map(nodeId), ...(spec.dangling ? [0x10] : [])],
-      })));
+      w.objectsRecord(
+        spec.nodes.slice(s, s + step).map((o, j) => ({
+          id: nodeId(s + j),
+          type: o.type,
+          size: o.size,
+          refs: [...o.refs.map(nodeId), ...(spec.dangling ? [0x10] : [])],
+        })),
+      );
     }
     w.end();
   });

@@ -44,11 +44,17 @@ export async function soak(python: Interpreter, runs: number, outDir: string, on
       const r = await runCli([...args, '--timeout', '60s', '--out-dir', path.join(outDir, `soak-${i}`)], { timeoutMs: 120_000 });
       if (r.code !== 0) failures.push(`run ${i}: exit ${r.code}: ${r.stderr.trim().split('\n').slice(-6).join(' | ')}`);
       await sleep(100);
-      const gaps = t.output.slice(from).filter((l) => l.startsWith('gap ')).map((l) => Number(l.slice(4)));
+      const gaps = t.output
+        .slice(from)
+        .filter((l) => l.startsWith('gap '))
+        .map((l) => Number(l.slice(4)));
       pausesMs.push(Math.max(0, ...gaps));
       rssAfter.push(rss(t.pid));
       const h = healthy(t.pid);
-      if (h) { failures.push(`after run ${i}: ${h}`); break; }
+      if (h) {
+        failures.push(`after run ${i}: ${h}`);
+        break;
+      }
       onProgress?.(i);
     }
     for (let i = 0; i < 50 && (tmpEntries(t.pid).length > 0 || fds(t.pid) > fdsStart); i++) await sleep(100);

@@ -8,8 +8,13 @@ import { checkAgentPod } from '../../src/agentpod/wait.js';
 type Obj = Record<string, any>;
 
 const base: AgentPodSpec = {
-  name: 'pyheap-agent-abc12345', namespace: 'shop', node: 'node-1', image: 'ghcr.io/kubectl-pyheap/agent:0.1.0',
-  runId: 'abc12345', deadlineSeconds: 300, targets: ['shop/web-1'],
+  name: 'pyheap-agent-abc12345',
+  namespace: 'shop',
+  node: 'node-1',
+  image: 'ghcr.io/kubectl-pyheap/agent:0.1.0',
+  runId: 'abc12345',
+  deadlineSeconds: 300,
+  targets: ['shop/web-1'],
 };
 
 const expected = (o: { namespace?: string; node?: string; image?: string; deadline?: number; targets?: string; pullSecret?: string } = {}): Obj => ({
@@ -31,21 +36,26 @@ const expected = (o: { namespace?: string; node?: string; image?: string; deadli
     enableServiceLinks: false,
     tolerations: [{ operator: 'Exists' }],
     ...(o.pullSecret ? { imagePullSecrets: [{ name: o.pullSecret }] } : {}),
-    containers: [{
-      name: 'agent',
-      image: o.image ?? 'ghcr.io/kubectl-pyheap/agent:0.1.0',
-      imagePullPolicy: 'IfNotPresent',
-      // sleeps past the deadline; passes the kubelet's SIGTERM on to its agents
-      command: ['sh', '-c', AGENT_MAIN, 'pyheap-agent', String((o.deadline ?? 300) + 30), 'abc12345'],
-      securityContext: { privileged: true },
-    }],
+    containers: [
+      {
+        name: 'agent',
+        image: o.image ?? 'ghcr.io/kubectl-pyheap/agent:0.1.0',
+        imagePullPolicy: 'IfNotPresent',
+        // sleeps past the deadline; passes the kubelet's SIGTERM on to its agents
+        command: ['sh', '-c', AGENT_MAIN, 'pyheap-agent', String((o.deadline ?? 300) + 30), 'abc12345'],
+        securityContext: { privileged: true },
+      },
+    ],
   },
 });
 
 const cases: [string, AgentPodSpec, Obj][] = [
   ['defaults: pinned to the node, hostPID, privileged, every taint tolerated, no token, never restarted', base, expected()],
-  ['another agent namespace, node and image (debug-toolkit)', { ...base, namespace: 'pyheap-agents', node: 'gke-pool-2-x', image: 'robustadev/debug-toolkit:v6.0' },
-    expected({ namespace: 'pyheap-agents', node: 'gke-pool-2-x', image: 'robustadev/debug-toolkit:v6.0' })],
+  [
+    'another agent namespace, node and image (debug-toolkit)',
+    { ...base, namespace: 'pyheap-agents', node: 'gke-pool-2-x', image: 'robustadev/debug-toolkit:v6.0' },
+    expected({ namespace: 'pyheap-agents', node: 'gke-pool-2-x', image: 'robustadev/debug-toolkit:v6.0' }),
+  ],
   ['an image pull secret', { ...base, imagePullSecret: 'regcred' }, expected({ pullSecret: 'regcred' })],
   ['several targets on one node, a longer deadline', { ...base, targets: ['shop/web-1', 'shop/web-2'], deadlineSeconds: 900 }, expected({ targets: 'shop/web-1,shop/web-2', deadline: 900 })],
 ];
@@ -75,7 +85,7 @@ describe('agent pod status while waiting', () => {
     ['a registry that refuses the credentials', waiting('ErrImagePull', 'pull access denied, repository does not exist or may require authorization'), 'failed'],
     ['back-off after failed pulls', waiting('ImagePullBackOff', 'Back-off pulling image "x"'), 'failed'],
     ['an invalid image name', waiting('InvalidImageName'), 'failed'],
-    ['kubelet admission refused it', pod({ reason: 'OutOfmemory', message: 'Node didn\'t have enough resource: memory' }, 'Failed'), 'failed'],
+    ['kubelet admission refused it', pod({ reason: 'OutOfmemory', message: "Node didn't have enough resource: memory" }, 'Failed'), 'failed'],
     ['the deadline passed', pod({ reason: 'DeadlineExceeded' }, 'Failed'), 'failed'],
     ['the container exited', pod({ containerStatuses: [{ name: 'agent', state: { terminated: { exitCode: 127, reason: 'Error' } } }] }, 'Running'), 'failed'],
   ];

@@ -18,7 +18,11 @@ function reach(n: number, adj: number[][], from: number[], removed = -1): Uint8A
   const stack = from.filter((s) => s !== removed);
   for (const s of stack) seen[s] = 1;
   while (stack.length) {
-    for (const v of adj[stack.pop()!] ?? []) if (!seen[v] && v !== removed) { seen[v] = 1; stack.push(v); }
+    for (const v of adj[stack.pop()!] ?? [])
+      if (!seen[v] && v !== removed) {
+        seen[v] = 1;
+        stack.push(v);
+      }
   }
   return seen;
 }
@@ -27,7 +31,11 @@ function reach(n: number, adj: number[][], from: number[], removed = -1): Uint8A
 function naiveDominators(n: number, adj: number[][], roots: number[]): number[][] {
   const entries = [...new Set(roots)];
   let seen = reach(n, adj, entries);
-  for (let v = 0; v < n; v++) if (!seen[v]) { entries.push(v); seen = reach(n, adj, entries); }
+  for (let v = 0; v < n; v++)
+    if (!seen[v]) {
+      entries.push(v);
+      seen = reach(n, adj, entries);
+    }
   const doms: number[][] = Array.from({ length: n }, () => []); // strict dominators of each node
   for (let d = 0; d < n; d++) {
     const without = reach(n, adj, entries, d);
@@ -68,7 +76,6 @@ function random(seed: number): () => number {
   };
 }
 
-
 describe('dominators', () => {
   it('the Lengauer-Tarjan paper graph', () => {
     // R=0, A..L = 1..12 as in the paper's figure
@@ -100,10 +107,12 @@ describe('dominators', () => {
       const n = 50 + Math.floor(rnd() * 151);
       const shape = g % 4;
       const adj: number[][] = Array.from({ length: n }, () => []);
-      if (shape === 0) { // sparse random
+      if (shape === 0) {
+        // sparse random
         const degree = 0.5 + rnd() * 2.5;
         for (let u = 0; u < n; u++) for (let k = 0; k < degree * 2 * rnd(); k++) adj[u]!.push(Math.floor(rnd() * n));
-      } else { // a heap: a tree in file order, plus back edges (cycles), cross edges (sharing), a few unreached pieces
+      } else {
+        // a heap: a tree in file order, plus back edges (cycles), cross edges (sharing), a few unreached pieces
         for (let v = 1; v < n; v++) if (rnd() < 0.95) adj[Math.floor(rnd() * v)]!.push(v);
         for (let k = 0; k < n * (shape === 1 ? 0.1 : shape === 2 ? 0.5 : 1.5); k++) adj[Math.floor(rnd() * n)]!.push(Math.floor(rnd() * n));
       }

@@ -33,7 +33,13 @@ describe('completion: reading the words', () => {
   });
 
   it('one TARGET only, and none with -l or --cleanup', () => {
-    for (const w of [['web-1', ''], ['-l', 'app=web', ''], ['--cleanup', ''], ['pid/4', '-o', 'json', ''], ['--', '']]) {
+    for (const w of [
+      ['web-1', ''],
+      ['-l', 'app=web', ''],
+      ['--cleanup', ''],
+      ['pid/4', '-o', 'json', ''],
+      ['--', ''],
+    ]) {
       const p = planOf(...w);
       assert.deepEqual([p.source, p.extra, p.directive], [{ kind: 'static', values: [] }, [], DIRECTIVE.noFileComp], w.join(' '));
     }
@@ -42,9 +48,12 @@ describe('completion: reading the words', () => {
 
   it('a word starting with - completes flag names with their descriptions, like cobra', () => {
     const all = lines(planOf('-'));
-    assert.ok(all.includes('--namespace\tnamespace of the target (default: the context\'s, else default)'), all.join('\n'));
+    assert.ok(all.includes("--namespace\tnamespace of the target (default: the context's, else default)"), all.join('\n'));
     for (const w of ['--namespace', '-n', '--container', '-c', '--selector', '-l', '--kubeconfig', '--context', '--script', '--output', '-o', '--help', '-h', '--all-pods', '--dry-run']) {
-      assert.ok(all.some((l) => l.split('\t')[0] === w), `${w} is not offered`);
+      assert.ok(
+        all.some((l) => l.split('\t')[0] === w),
+        `${w} is not offered`,
+      );
     }
     assert.equal(all.at(-1), ':4');
     assert.deepEqual(words(planOf('--na')), ['--namespace', ':4']);
@@ -87,7 +96,12 @@ describe('completion: reading the words', () => {
     assert.deepEqual(planOf('pod/web-1', '--container', 'a').source, { kind: 'containers', target: { kind: 'pod', name: 'web-1' } });
     assert.deepEqual(planOf('deploy/web', '--container=').source, { kind: 'containers', target: { kind: 'workload', resource: 'deployments', name: 'web' } });
     assert.deepEqual(planOf('-l', 'app=web', '-c', '').source, { kind: 'containers', target: { kind: 'selector', selector: 'app=web' } });
-    for (const w of [['-c', ''], ['pid/12', '-c', ''], ['Not_A_Pod', '-c', '']]) assert.deepEqual(planOf(...w).source, { kind: 'static', values: [] }, w.join(' '));
+    for (const w of [
+      ['-c', ''],
+      ['pid/12', '-c', ''],
+      ['Not_A_Pod', '-c', ''],
+    ])
+      assert.deepEqual(planOf(...w).source, { kind: 'static', values: [] }, w.join(' '));
   });
 
   it('files: --script offers *.py, --out-dir directories, --kubeconfig any file; analyze a .pyheap', () => {
@@ -105,7 +119,7 @@ describe('completion: reading the words', () => {
     }
   });
 
-  it('reads the words as the CLI\'s yargs parser does (greedy arrays, short groups, --no-, camelCase, --)', async () => {
+  it("reads the words as the CLI's yargs parser does (greedy arrays, short groups, --no-, camelCase, --)", async () => {
     const flags = completionFlags();
     const cases: string[][] = [
       ['-vn', 'shop', 'web-1'],
@@ -144,9 +158,45 @@ describe('completion: reading the words', () => {
   });
 
   it('the connection flags typed so far are the ones the API calls use', () => {
-    const a = analyze(['--kubeconfig', '/k', '--context', 'c', '--cluster', 'cl', '--user', 'u', '-n', 'ns', '-s', 'https://h:6443', '--token', 't',
-      '--as', 'me', '--as-group', 'g1', '--as-group', 'g2', '--insecure-skip-tls-verify', '--request-timeout', '2s', '']);
-    assert.deepEqual(connectionFlags(a), { kubeconfig: '/k', context: 'c', cluster: 'cl', user: 'u', namespace: 'ns', as: 'me', asGroup: ['g1', 'g2'], token: 't', server: 'https://h:6443', insecureSkipTlsVerify: true, requestTimeoutMs: 2000 });
+    const a = analyze([
+      '--kubeconfig',
+      '/k',
+      '--context',
+      'c',
+      '--cluster',
+      'cl',
+      '--user',
+      'u',
+      '-n',
+      'ns',
+      '-s',
+      'https://h:6443',
+      '--token',
+      't',
+      '--as',
+      'me',
+      '--as-group',
+      'g1',
+      '--as-group',
+      'g2',
+      '--insecure-skip-tls-verify',
+      '--request-timeout',
+      '2s',
+      '',
+    ]);
+    assert.deepEqual(connectionFlags(a), {
+      kubeconfig: '/k',
+      context: 'c',
+      cluster: 'cl',
+      user: 'u',
+      namespace: 'ns',
+      as: 'me',
+      asGroup: ['g1', 'g2'],
+      token: 't',
+      server: 'https://h:6443',
+      insecureSkipTlsVerify: true,
+      requestTimeoutMs: 2000,
+    });
     assert.deepEqual(connectionFlags(analyze(['-n', 'a', '--namespace', 'b', '--request-timeout', 'soon', ''])), { namespace: 'b' });
   });
 

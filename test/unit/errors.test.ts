@@ -43,7 +43,7 @@ describe('reasons', () => {
     assert.equal(creds.reason, 'credentials');
     assert.match(creds.hint ?? '', /kubeconfig user/);
   });
-  it('the agent\'s gdb-missing error carries its reason', () => {
+  it("the agent's gdb-missing error carries its reason", () => {
     assert.equal(agentError('18 gdb-missing gdb is not installed where the agent runs').reason, 'gdb-missing');
     assert.equal(agentError('12 ptrace-refused no').reason, undefined);
   });
@@ -52,7 +52,12 @@ describe('reasons', () => {
 describe('the stage', () => {
   const print = (e: unknown, verbose: boolean) => {
     let err = '';
-    const w = new Writable({ write(c: Buffer, _e, cb) { err += c.toString(); cb(); } });
+    const w = new Writable({
+      write(c: Buffer, _e, cb) {
+        err += c.toString();
+        cb();
+      },
+    });
     new Printer({ out: w, err: w, errIsTTY: false, color: false }).error(e, verbose);
     return err;
   };

@@ -15,7 +15,9 @@ import { exitCodeOf, openExec, PROTOCOLS, type ExecSession } from '../../src/kub
 type Behaviour = (ws: WebSocket, url: URL) => void;
 const behaviours = new Map<string, { protocols: string[]; run: Behaviour }>();
 
-const server = http.createServer((_req, res) => { res.writeHead(404).end(); });
+const server = http.createServer((_req, res) => {
+  res.writeHead(404).end();
+});
 const podOf = (url: string | undefined) => new URL(url ?? '/', 'http://x').pathname.split('/')[6] ?? '';
 // the server's choice among the subprotocols the client offers, as an API server makes it
 const wss = new WebSocketServer({
@@ -31,12 +33,21 @@ server.on('upgrade', (req, socket, head) => {
   const url = new URL(req.url ?? '/', 'http://x');
   const pod = podOf(req.url);
   if (pod === 'forbidden') {
-    const body = JSON.stringify({ kind: 'Status', status: 'Failure', message: 'pods "forbidden" is forbidden: User "u" cannot get resource "pods/exec" in API group "" in the namespace "ns"', reason: 'Forbidden', code: 403 });
+    const body = JSON.stringify({
+      kind: 'Status',
+      status: 'Failure',
+      message: 'pods "forbidden" is forbidden: User "u" cannot get resource "pods/exec" in API group "" in the namespace "ns"',
+      reason: 'Forbidden',
+      code: 403,
+    });
     socket.end(`HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     return;
   }
   const b = behaviours.get(pod);
-  if (!b) { socket.destroy(); return; }
+  if (!b) {
+    socket.destroy();
+    return;
+  }
   wss.handleUpgrade(req, socket, head, (ws) => {
     // a real server opens every channel with an empty frame first
     for (const c of [1, 2, 3]) ws.send(Buffer.from([c]));
@@ -51,7 +62,9 @@ before(async () => {
     server: `http://127.0.0.1:${port}`,
     requestTimeoutMs: 10_000,
     connectOptions: async () => ({ headers: {} }),
-    request: async () => { throw new Error('no REST calls in these tests'); },
+    request: async () => {
+      throw new Error('no REST calls in these tests');
+    },
   };
 });
 after(async () => {
@@ -73,16 +86,19 @@ const target = (pod: string) => ({ namespace: 'ns', pod, container: 'agent' });
 describe('exec client, in-process WebSocket server', () => {
   it('v5: the command and container in the query, stdin on channel 0, stdout and stderr back, exit 0 from the status frame', async () => {
     let query: URLSearchParams | undefined;
-    behaviours.set('echo5', { protocols: [...PROTOCOLS], run: (ws, url) => {
-      query = url.searchParams;
-      ws.on('message', (d: Buffer) => {
-        if (d[0] !== 0) return;
-        ws.send(frame(1, d.subarray(1)));
-        ws.send(frame(2, 'to stderr'));
-        ws.send(status({ status: 'Success' }));
-        ws.close(1000);
-      });
-    } });
+    behaviours.set('echo5', {
+      protocols: [...PROTOCOLS],
+      run: (ws, url) => {
+        query = url.searchParams;
+        ws.on('message', (d: Buffer) => {
+          if (d[0] !== 0) return;
+          ws.send(frame(1, d.subarray(1)));
+          ws.send(frame(2, 'to stderr'));
+          ws.send(status({ status: 'Success' }));
+          ws.close(1000);
+        });
+      },
+    });
     const s = await openExec(api, target('echo5'), ['sh', '-c', 'cat']);
     assert.equal(s.protocol, 'v5.channel.k8s.io');
     await s.write(Buffer.from('hello'));
@@ -95,11 +111,14 @@ describe('exec client, in-process WebSocket server', () => {
   });
 
   it('v4 when the server has no v5; a non-zero exit code from NonZeroExitCode', async () => {
-    behaviours.set('fail4', { protocols: ['v4.channel.k8s.io'], run: (ws) => {
-      ws.send(frame(1, 'partial'));
-      ws.send(status({ status: 'Failure', reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: '3' }] } }));
-      ws.close(1000);
-    } });
+    behaviours.set('fail4', {
+      protocols: ['v4.channel.k8s.io'],
+      run: (ws) => {
+        ws.send(frame(1, 'partial'));
+        ws.send(status({ status: 'Failure', reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: '3' }] } }));
+        ws.close(1000);
+      },
+    });
     const s = await openExec(api, target('fail4'), ['false']);
     assert.equal(s.protocol, 'v4.channel.k8s.io');
     assert.deepEqual(await collect(s), { out: 'partial', err: '', code: 3, dropped: false });
@@ -108,32 +127,43 @@ describe('exec client, in-process WebSocket server', () => {
   it('stdin larger than one frame arrives whole, in order', async () => {
     const big = Buffer.alloc(700 * 1024, 7);
     for (let i = 0; i < big.length; i += 4096) big[i] = i % 251;
-    behaviours.set('sink', { protocols: [...PROTOCOLS], run: (ws) => {
-      const got: Buffer[] = [];
-      ws.on('message', (d: Buffer) => {
-        if (d[0] !== 0) return;
-        got.push(d.subarray(1));
-        if (Buffer.concat(got).length >= big.length) {
-          ws.send(frame(1, String(Buffer.concat(got).equals(big))));
-          ws.send(status({ status: 'Success' }));
-          ws.close(1000);
-        }
-      });
-    } });
+    behaviours.set('sink', {
+      protocols: [...PROTOCOLS],
+      run: (ws) => {
+        const got: Buffer[] = [];
+        ws.on('message', (d: Buffer) => {
+          if (d[0] !== 0) return;
+          got.push(d.subarray(1));
+          if (Buffer.concat(got).length >= big.length) {
+            ws.send(frame(1, String(Buffer.concat(got).equals(big))));
+            ws.send(status({ status: 'Success' }));
+            ws.close(1000);
+          }
+        });
+      },
+    });
     const s = await openExec(api, target('sink'), ['cat']);
     await s.write(big);
     assert.deepEqual(await collect(s), { out: 'true', err: '', code: 0, dropped: false });
   });
 
   it('a session that closes without a status frame is dropped, never a success', async () => {
-    behaviours.set('drop', { protocols: [...PROTOCOLS], run: (ws) => { ws.send(frame(1, 'half')); ws.terminate(); } });
+    behaviours.set('drop', {
+      protocols: [...PROTOCOLS],
+      run: (ws) => {
+        ws.send(frame(1, 'half'));
+        ws.terminate();
+      },
+    });
     const s = await openExec(api, target('drop'), ['cat']);
     assert.deepEqual(await collect(s), { out: 'half', err: '', code: null, dropped: true });
   });
 
-  it('a refused upgrade is the server\'s Status, as an ApiRefusal', async () => {
-    await assert.rejects(openExec(api, target('forbidden'), ['sh']), (e: unknown) => e instanceof ApiRefusal && e.code === 403
-      && e.status.reason === 'Forbidden' && /cannot get resource "pods\/exec"/.test(e.message));
+  it("a refused upgrade is the server's Status, as an ApiRefusal", async () => {
+    await assert.rejects(
+      openExec(api, target('forbidden'), ['sh']),
+      (e: unknown) => e instanceof ApiRefusal && e.code === 403 && e.status.reason === 'Forbidden' && /cannot get resource "pods\/exec"/.test(e.message),
+    );
   });
 
   it('exitCodeOf: Success is 0, NonZeroExitCode its cause, anything else none', () => {

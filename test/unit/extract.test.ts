@@ -23,7 +23,12 @@ type Entry = { name: string; type?: tar.Header['type']; data?: string; linkname?
 async function archive(entries: Entry[]): Promise<Buffer> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
-  const done = new Promise<void>((resolve) => { pack.on('data', (c: unknown) => { chunks.push(c as Buffer); }); pack.on('end', () => resolve()); });
+  const done = new Promise<void>((resolve) => {
+    pack.on('data', (c: unknown) => {
+      chunks.push(c as Buffer);
+    });
+    pack.on('end', () => resolve());
+  });
   for (const e of entries) {
     const header = { name: e.name, type: e.type ?? 'file', ...(e.linkname ? { linkname: e.linkname } : {}) } as tar.Header;
     if ((e.type ?? 'file') === 'file') pack.entry({ ...header, size: Buffer.byteLength(e.data ?? '') }, e.data ?? '');
@@ -46,7 +51,11 @@ async function refused(buf: Buffer, pattern: RegExp, opts = asIs): Promise<strin
 
 describe('results archive', () => {
   it('extracts files and directories, and reports size, hash and completeness', async () => {
-    const buf = await archive([{ name: 'out/', type: 'directory' }, { name: 'out/a.txt', data: 'hello' }, { name: 'status.json', data: '{}' }]);
+    const buf = await archive([
+      { name: 'out/', type: 'directory' },
+      { name: 'out/a.txt', data: 'hello' },
+      { name: 'status.json', data: '{}' },
+    ]);
     const out = fresh();
     const x = await extractResults(Readable.from([buf]), out, asIs);
     assert.equal(readFileSync(path.join(out, 'out', 'a.txt'), 'utf8'), 'hello');
@@ -55,13 +64,19 @@ describe('results archive', () => {
     assert.equal(x.complete, true);
   });
 
-  it('refuses absolute paths', async () => { await refused(await archive([{ name: '/etc/evil', data: 'x' }]), /absolute path/); });
+  it('refuses absolute paths', async () => {
+    await refused(await archive([{ name: '/etc/evil', data: 'x' }]), /absolute path/);
+  });
   it('refuses ..', async () => {
     const out = await refused(await archive([{ name: 'out/../../evil', data: 'x' }]), /path with \.\./);
     assert.equal(existsSync(path.join(out, '..', 'evil')), false);
   });
-  it('refuses symlinks', async () => { await refused(await archive([{ name: 'link', type: 'symlink', linkname: '/etc/passwd' }]), /symlink entry/); });
-  it('refuses hard links', async () => { await refused(await archive([{ name: 'hard', type: 'link', linkname: 'etc/passwd' }]), /link entry/); });
+  it('refuses symlinks', async () => {
+    await refused(await archive([{ name: 'link', type: 'symlink', linkname: '/etc/passwd' }]), /symlink entry/);
+  });
+  it('refuses hard links', async () => {
+    await refused(await archive([{ name: 'hard', type: 'link', linkname: 'etc/passwd' }]), /link entry/);
+  });
   it('refuses devices and FIFOs', async () => {
     await refused(await archive([{ name: 'dev', type: 'character-device' }]), /character-device entry/);
     await refused(await archive([{ name: 'fifo', type: 'fifo' }]), /fifo entry/);
@@ -80,7 +95,13 @@ describe('results archive', () => {
     // as the agent does: a process writes the archive into a pipe; the second member collides
     // with a file already there, and 8 MiB follow (far more than a pipe holds)
     const tarFile = path.join(scratch, 'big.tar');
-    writeFileSync(tarFile, await archive([{ name: 'status.json', data: '{}' }, { name: 'snapshot', data: 'z'.repeat(8 << 20) }]));
+    writeFileSync(
+      tarFile,
+      await archive([
+        { name: 'status.json', data: '{}' },
+        { name: 'snapshot', data: 'z'.repeat(8 << 20) },
+      ]),
+    );
     const out = fresh();
     mkdirSync(out);
     writeFileSync(path.join(out, 'status.json'), 'an earlier run');
@@ -107,6 +128,9 @@ describe('results archive', () => {
     assert.throws(() => safeMemberName('a/../../b'));
   });
   it('wrote nothing outside the scratch directory', () => {
-    assert.deepEqual(readdirSync(scratch).filter((f) => !f.startsWith('out-') && f !== 'big.tar'), []);
+    assert.deepEqual(
+      readdirSync(scratch).filter((f) => !f.startsWith('out-') && f !== 'big.tar'),
+      [],
+    );
   });
 });

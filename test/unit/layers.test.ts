@@ -9,7 +9,17 @@ import { describe, it } from 'node:test';
 import { ROOT } from '../support/cli.js';
 
 const LAYERS: Record<string, number> = {
-  core: 0, kube: 1, target: 2, agentpod: 2, inject: 2, collect: 2, analysis: 2, run: 3, report: 4, cli: 5, '.': 6,
+  core: 0,
+  kube: 1,
+  target: 2,
+  agentpod: 2,
+  inject: 2,
+  collect: 2,
+  analysis: 2,
+  run: 3,
+  report: 4,
+  cli: 5,
+  '.': 6,
 };
 const SRC = path.join(ROOT, 'src');
 
@@ -20,12 +30,15 @@ function sources(dir: string): string[] {
     return e.name.endsWith('.ts') && !e.name.endsWith('.d.ts') ? [full] : [];
   });
 }
-const folderOf = (file: string) => path.relative(SRC, file).split(path.sep).length === 1 ? '.' : path.relative(SRC, file).split(path.sep)[0]!;
+const folderOf = (file: string) => (path.relative(SRC, file).split(path.sep).length === 1 ? '.' : path.relative(SRC, file).split(path.sep)[0]!);
 
 describe('layers', () => {
   it('every folder of src/ has a layer', () => {
     const folders = new Set(sources(SRC).map(folderOf));
-    assert.deepEqual([...folders].filter((f) => !(f in LAYERS)), []);
+    assert.deepEqual(
+      [...folders].filter((f) => !(f in LAYERS)),
+      [],
+    );
   });
 
   it('imports go downwards (or sideways within a layer), never up', () => {

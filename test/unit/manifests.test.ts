@@ -33,7 +33,10 @@ function instructions(text: string): [string, string][] {
 
 describe('manifests/Dockerfile (the agent image)', () => {
   const ins = instructions(read('Dockerfile'));
-  const run = ins.filter(([k]) => k === 'RUN').map(([, v]) => v).join(' ; ');
+  const run = ins
+    .filter(([k]) => k === 'RUN')
+    .map(([, v]) => v)
+    .join(' ; ');
 
   it('starts from one base, pinned by a release tag (not latest, not untagged)', () => {
     const from = ins.filter(([k]) => k === 'FROM');
@@ -48,7 +51,10 @@ describe('manifests/Dockerfile (the agent image)', () => {
   // the packages come from agent-packages.txt, which tools/images reads too
   assert.match(install, /\$\(sed 's\/#\.\*\/\/' \/tmp\/agent-packages\.txt\)/);
   assert.ok(ins.some(([k, v]) => k === 'COPY' && v === 'agent-packages.txt /tmp/agent-packages.txt'));
-  const packages = read('agent-packages.txt').split('\n').map((l) => l.replace(/#.*/, '').trim()).filter(Boolean);
+  const packages = read('agent-packages.txt')
+    .split('\n')
+    .map((l) => l.replace(/#.*/, '').trim())
+    .filter(Boolean);
 
   it('installs gdb and the tools agent.sh uses, and checks that they are there', () => {
     for (const pkg of ['gdb', 'tar', 'coreutils', 'mawk', 'dash']) assert.ok(packages.includes(pkg), `${pkg} is not installed (${packages.join(' ')})`);
@@ -61,13 +67,23 @@ describe('manifests/Dockerfile (the agent image)', () => {
   });
 
   it('installs no Python, and fails the build if an interpreter appears', () => {
-    assert.deepEqual(packages.filter((p) => /python/.test(p)), [], 'python is installed');
+    assert.deepEqual(
+      packages.filter((p) => /python/.test(p)),
+      [],
+      'python is installed',
+    );
     assert.match(run, /ls \/usr\/bin\/python\* \/usr\/local\/bin\/python\*/);
-    assert.deepEqual(ins.filter(([k]) => k === 'ENV').filter(([, v]) => /PYTHON/i.test(v)), []);
+    assert.deepEqual(
+      ins.filter(([k]) => k === 'ENV').filter(([, v]) => /PYTHON/i.test(v)),
+      [],
+    );
   });
 
   it('keeps the container up for exec sessions', () => {
-    assert.deepEqual(ins.filter(([k]) => k === 'CMD').map(([, v]) => JSON.parse(v)), [['sleep', '3600']]);
+    assert.deepEqual(
+      ins.filter(([k]) => k === 'CMD').map(([, v]) => JSON.parse(v)),
+      [['sleep', '3600']],
+    );
   });
 });
 
@@ -99,8 +115,13 @@ describe('manifests/agent-pod.yaml', () => {
     const pod = docs[0]!;
     assert.equal(pod.spec.containers[0].image, mod.defaultAgentImage());
     const built = mod.agentPodManifest({
-      name: 'pyheap-agent-RUNID', namespace: 'TARGET-NAMESPACE', node: 'NODE-NAME', image: mod.defaultAgentImage(),
-      runId: 'RUNID', deadlineSeconds: pod.spec.activeDeadlineSeconds, targets: ['TARGET-NAMESPACE/TARGET-POD'],
+      name: 'pyheap-agent-RUNID',
+      namespace: 'TARGET-NAMESPACE',
+      node: 'NODE-NAME',
+      image: mod.defaultAgentImage(),
+      runId: 'RUNID',
+      deadlineSeconds: pod.spec.activeDeadlineSeconds,
+      targets: ['TARGET-NAMESPACE/TARGET-POD'],
     });
     assert.deepEqual(pod, built, 'manifests/agent-pod.yaml and agentPodManifest() disagree: update the file');
   });
@@ -110,7 +131,10 @@ describe('manifests/python-tools.yaml', () => {
   const docs = loadAll(read('python-tools.yaml')) as Obj[];
 
   it('is a Namespace that allows privileged pods and a privileged hostPID Deployment of the agent image', () => {
-    assert.deepEqual(docs.map((d) => `${d.apiVersion} ${d.kind}`), ['v1 Namespace', 'apps/v1 Deployment']);
+    assert.deepEqual(
+      docs.map((d) => `${d.apiVersion} ${d.kind}`),
+      ['v1 Namespace', 'apps/v1 Deployment'],
+    );
     const [ns, deploy] = docs as [Obj, Obj];
     assert.equal(ns.metadata.labels['pod-security.kubernetes.io/enforce'], 'privileged');
     assert.equal(deploy.metadata.name, 'python-tools');
@@ -134,13 +158,16 @@ describe('manifests/rbac.yaml', () => {
   const byKind = (kind: string) => docs.filter((d) => d.kind === kind);
 
   it('is the agent namespace (Pod Security privileged), two ClusterRoles and their RoleBindings, nothing cluster-wide', () => {
-    assert.deepEqual(docs.map((d) => `${d.apiVersion} ${d.kind} ${d.metadata.namespace ?? ''}/${d.metadata.name}`), [
-      'v1 Namespace /pyheap-agents',
-      'rbac.authorization.k8s.io/v1 ClusterRole /kubectl-pyheap-user',
-      'rbac.authorization.k8s.io/v1 ClusterRole /kubectl-pyheap-agent',
-      'rbac.authorization.k8s.io/v1 RoleBinding default/kubectl-pyheap-user',
-      'rbac.authorization.k8s.io/v1 RoleBinding pyheap-agents/kubectl-pyheap-agent',
-    ]);
+    assert.deepEqual(
+      docs.map((d) => `${d.apiVersion} ${d.kind} ${d.metadata.namespace ?? ''}/${d.metadata.name}`),
+      [
+        'v1 Namespace /pyheap-agents',
+        'rbac.authorization.k8s.io/v1 ClusterRole /kubectl-pyheap-user',
+        'rbac.authorization.k8s.io/v1 ClusterRole /kubectl-pyheap-agent',
+        'rbac.authorization.k8s.io/v1 RoleBinding default/kubectl-pyheap-user',
+        'rbac.authorization.k8s.io/v1 RoleBinding pyheap-agents/kubectl-pyheap-agent',
+      ],
+    );
     assert.equal(byKind('Namespace')[0]!.metadata.labels['pod-security.kubernetes.io/enforce'], 'privileged');
     for (const b of byKind('RoleBinding')) {
       assert.deepEqual(b.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: b.metadata.name });
@@ -148,12 +175,18 @@ describe('manifests/rbac.yaml', () => {
     }
   });
 
-  it('grants exactly what the plugin uses: reads of targets, and the agent pod\'s lifecycle and exec', () => {
-    const grants = (name: string) => byKind('ClusterRole').find((r) => r.metadata.name === name)!.rules
-      .flatMap((r: Obj) => r.apiGroups.flatMap((g: string) => r.resources.flatMap((res: string) => r.verbs.map((v: string) => `${v} ${g ? `${res}.${g}` : res}`)))).sort();
+  it("grants exactly what the plugin uses: reads of targets, and the agent pod's lifecycle and exec", () => {
+    const grants = (name: string) =>
+      byKind('ClusterRole')
+        .find((r) => r.metadata.name === name)!
+        .rules.flatMap((r: Obj) => r.apiGroups.flatMap((g: string) => r.resources.flatMap((res: string) => r.verbs.map((v: string) => `${v} ${g ? `${res}.${g}` : res}`))))
+        .sort();
     assert.deepEqual(grants('kubectl-pyheap-user'), ['get daemonsets.apps', 'get deployments.apps', 'get pods', 'get replicasets.apps', 'get statefulsets.apps', 'list pods']);
     assert.deepEqual(grants('kubectl-pyheap-agent'), ['create pods', 'create pods/exec', 'delete pods', 'get pods', 'get pods/exec', 'list pods']);
-    const yaml = read('rbac.yaml').split('\n').filter((l) => !/^\s*#/.test(l)).join('\n');
+    const yaml = read('rbac.yaml')
+      .split('\n')
+      .filter((l) => !/^\s*#/.test(l))
+      .join('\n');
     assert.doesNotMatch(yaml, /"\*"|ClusterRoleBinding|watch|secrets|nodes|namespaces/);
   });
 });
@@ -163,8 +196,11 @@ describe('.github/workflows/agent-image.yml (the release builds and pushes the a
   const job = wf.jobs['agent-image'] as Obj;
   const steps = job.steps as Obj[];
   // ${{ ... }} and $VAR written out, so that the commands read as they run for tag v<version>
-  const expand = (text: string) => text.replace(/\$\{\{ *steps\.version\.outputs\.version *\}\}/g, version)
-    .replace(/\$(IMAGE|PLATFORMS)/g, (_, k: string) => String(job.env[k])).replace(/"/g, '');
+  const expand = (text: string) =>
+    text
+      .replace(/\$\{\{ *steps\.version\.outputs\.version *\}\}/g, version)
+      .replace(/\$(IMAGE|PLATFORMS)/g, (_, k: string) => String(job.env[k]))
+      .replace(/"/g, '');
   const build = steps.map((s) => expand(String(s.run ?? '')).replace(/\\\n\s*/g, ' ')).find((r) => r.includes('docker buildx build')) ?? '';
   const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
   const byHand = /```sh\n([^`]*docker buildx build[^`]*)```/.exec(readme)?.[1]?.replace(/\\\n\s*/g, ' ') ?? '';
@@ -187,7 +223,7 @@ describe('.github/workflows/agent-image.yml (the release builds and pushes the a
     assert.equal(image, `ghcr.io/kubectl-pyheap/agent:${version}`);
   });
 
-  it('refuses a tag that is not package.json\'s version, emulates arm64, checks both platforms were pushed', () => {
+  it("refuses a tag that is not package.json's version, emulates arm64, checks both platforms were pushed", () => {
     const check = steps.find((s) => s.id === 'version')!;
     assert.match(check.run, /version=\$\{GITHUB_REF_NAME#v\}/);
     assert.match(check.run, /require\("\.\/package\.json"\)\.version/);

@@ -18,11 +18,20 @@ const agentSh = readFileSync(path.join(PAYLOADS, 'shell', 'agent.sh'), 'utf8');
 function table(heading: string): string[][] {
   const section = doc.split(/^## /m).find((s) => s.startsWith(heading));
   assert.ok(section, `PROTOCOL.md has a section ${heading}`);
-  return section.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| ---')).slice(1)
-    .map((l) => l.replace(/\\\|/g, '/').split('|').slice(1, -1).map((c) => c.trim()));
+  return section
+    .split('\n')
+    .filter((l) => l.startsWith('| ') && !l.startsWith('| ---'))
+    .slice(1)
+    .map((l) =>
+      l
+        .replace(/\\\|/g, '/')
+        .split('|')
+        .slice(1, -1)
+        .map((c) => c.trim()),
+    );
 }
 
-describe('the agent\'s lines', () => {
+describe("the agent's lines", () => {
   it('events, the run id, the memory, the result: what each line is read as', () => {
     assert.deepEqual(parseAgentLine('PYHEAP python /usr/lib/libpython3.12.so.1.0'), { kind: 'event', event: { kind: 'python', file: '/usr/lib/libpython3.12.so.1.0' } });
     assert.deepEqual(parseAgentLine('PYHEAP staged /tmp/.pyheap-ab12'), { kind: 'event', event: { kind: 'staged', dir: '/tmp/.pyheap-ab12' } });

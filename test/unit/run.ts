@@ -7,5 +7,8 @@ import { runTestFiles } from '../support/runTests.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const only = process.argv.slice(2);
-const files = readdirSync(here).filter((f) => f.endsWith('.test.js') && (only.length === 0 || only.some((o) => f.includes(o)))).sort().map((f) => path.join(here, f));
+const files = readdirSync(here)
+  .filter((f) => f.endsWith('.test.js') && (only.length === 0 || only.some((o) => f.includes(o))))
+  .sort()
+  .map((f) => path.join(here, f));
 process.exit(runTestFiles(files));

@@ -30,7 +30,11 @@ describe('sizes', () => {
 });
 
 describe('the census table', () => {
-  const c = census([['str', 2000, 200_000], ['dict', 300, 90_000], ['app.models.Session', 12, 1200]]);
+  const c = census([
+    ['str', 2000, 200_000],
+    ['dict', 300, 90_000],
+    ['app.models.Session', 12, 1200],
+  ]);
   it('a heading, the totals, the types by size, the largest objects, the notes', () => {
     const text = censusTable(c, { version: '3.12.1', implementation: 'cpython', pid: 1, executable: '/usr/bin/python3' }, 'pid/42', 2);
     assert.deepEqual(text.split('\n'), [
@@ -59,11 +63,21 @@ describe('the census table', () => {
 
 describe('several runs side by side', () => {
   it('one column pair per run, types by their largest size in any run, - where a run has none', () => {
-    const text = comparisonTable([
-      { label: 'shop/web-1', detail: 'node n1, pid 1', census: census([['str', 10, 3000], ['list', 1, 100]]) },
-      { label: 'shop/web-2', detail: 'node n2, pid 1', census: census([['dict', 2, 5000]]) },
-      { label: 'shop/web-3', detail: 'node n2, pid 1, error' },
-    ], 2);
+    const text = comparisonTable(
+      [
+        {
+          label: 'shop/web-1',
+          detail: 'node n1, pid 1',
+          census: census([
+            ['str', 10, 3000],
+            ['list', 1, 100],
+          ]),
+        },
+        { label: 'shop/web-2', detail: 'node n2, pid 1', census: census([['dict', 2, 5000]]) },
+        { label: 'shop/web-3', detail: 'node n2, pid 1, error' },
+      ],
+      2,
+    );
     assert.deepEqual(text.split('\n'), [
       'A = shop/web-1 (node n1, pid 1): 11 objects, 3.03 KiB',
       'B = shop/web-2 (node n2, pid 1): 2 objects, 4.88 KiB',
@@ -80,10 +94,16 @@ describe('several runs side by side', () => {
 
 describe('the findings sections', () => {
   const f = census([], {
-    growth: [{ name: 'app.Leak', count_delta: 100, size_delta: 4096, count: 500, size: 20480 }, { name: 'int', count_delta: 0, size_delta: 0, count: 1, size: 28 }],
+    growth: [
+      { name: 'app.Leak', count_delta: 100, size_delta: 4096, count: 500, size: 20480 },
+      { name: 'int', count_delta: 0, size_delta: 0, count: 1, size: 28 },
+    ],
     growth_seconds: 30,
     growth_total: { count_delta: 100, size_delta: 4096 },
-    referrers: [{ type: 'app.Leak', chains: [['module app', '.cache', '[0]']] }, { type: 'bytes', chains: [] }],
+    referrers: [
+      { type: 'app.Leak', chains: [['module app', '.cache', '[0]']] },
+      { type: 'bytes', chains: [] },
+    ],
     threads: [{ name: 'MainThread', ident: 1, daemon: false, frames: [{ file: 'app.py', line: 10, function: 'serve' }] }],
     trace: { seconds: 10, by_size: [{ file: 'app.py', line: 7, size_delta: 2048, count_delta: -3, size: 4096, count: 4 }], by_count: [], note: 'only allocations after the start' },
   });
@@ -96,7 +116,10 @@ describe('the findings sections', () => {
     ]);
   });
   it('referrer chains, thread stacks and allocation sites, in the order an engineer reads them', () => {
-    assert.equal(referrersText(f), 'what holds app.Leak:\n  module app .cache [0]\nwhat holds bytes:\n  (no sample reached from a module global or a running frame: held by C code, or a garbage cycle)');
+    assert.equal(
+      referrersText(f),
+      'what holds app.Leak:\n  module app .cache [0]\nwhat holds bytes:\n  (no sample reached from a module global or a running frame: held by C code, or a garbage cycle)',
+    );
     assert.equal(threadsText(f), 'thread MainThread:\n  File "app.py", line 10, in serve');
     assert.equal(traceText(f, 5), 'allocation sites that grew over 10 s (tracemalloc, live allocations by size):\n      +2.00 KiB        -3 blocks  app.py:7\nnote: only allocations after the start');
     assert.equal(findingsText(f, 10), [growthTable(f, 10), referrersText(f), traceText(f, 10), threadsText(f)].join('\n\n'));

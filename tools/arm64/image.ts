@@ -14,7 +14,14 @@ export const SOURCE = path.resolve(path.dirname(fileURLToPath(import.meta.url)),
 // (the agent's root filesystem is made of the packages the agent image ships)
 const RECIPE = ['build-image.sh', 'guest-init.py', 'embed-aarch64.S', '../../manifests/agent-packages.txt'];
 
-export interface Image { dir: string; kernel: string; initrd: string; disk: string; key: string; versions: string }
+export interface Image {
+  dir: string;
+  kernel: string;
+  initrd: string;
+  disk: string;
+  key: string;
+  versions: string;
+}
 
 export function cacheRoot(): string {
   return process.env.PYHEAP_ARM64_CACHE ?? path.join(os.homedir(), '.cache', 'kubectl-pyheap', 'arm64');
@@ -22,21 +29,42 @@ export function cacheRoot(): string {
 
 async function recipeDigest(): Promise<string> {
   const h = createHash('sha256');
-  for (const f of RECIPE) h.update(`${f}\0`).update(await fs.readFile(path.join(SOURCE, f))).update('\0');
+  for (const f of RECIPE)
+    h.update(`${f}\0`)
+      .update(await fs.readFile(path.join(SOURCE, f)))
+      .update('\0');
   return h.digest('hex').slice(0, 16);
 }
 
 function files(dir: string): Image {
-  return { dir, kernel: path.join(dir, 'vmlinuz'), initrd: path.join(dir, 'initrd.img'), disk: path.join(dir, 'disk.img'), key: path.join(dir, 'id_ed25519'), versions: path.join(dir, 'versions.txt') };
+  return {
+    dir,
+    kernel: path.join(dir, 'vmlinuz'),
+    initrd: path.join(dir, 'initrd.img'),
+    disk: path.join(dir, 'disk.img'),
+    key: path.join(dir, 'id_ed25519'),
+    versions: path.join(dir, 'versions.txt'),
+  };
 }
 
-const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 /** Why the machine cannot be built here, or undefined. */
 export async function whyNoBuild(): Promise<string | undefined> {
   if (process.getuid?.() !== 0) return 'building the arm64 machine needs root (debootstrap, chroot)';
-  const need: [string, string][] = [['/usr/sbin/debootstrap', 'debootstrap'], ['/usr/bin/qemu-aarch64-static', 'qemu-user-static'],
-    ['/usr/bin/aarch64-linux-gnu-as', 'binutils-aarch64-linux-gnu'], ['/usr/sbin/mke2fs', 'e2fsprogs']];
+  const need: [string, string][] = [
+    ['/usr/sbin/debootstrap', 'debootstrap'],
+    ['/usr/bin/qemu-aarch64-static', 'qemu-user-static'],
+    ['/usr/bin/aarch64-linux-gnu-as', 'binutils-aarch64-linux-gnu'],
+    ['/usr/sbin/mke2fs', 'e2fsprogs'],
+  ];
   const missing = [];
   for (const [f, pkg] of need) if (!(await fs.stat(f).catch(() => undefined))) missing.push(pkg);
   return missing.length ? `missing: apt-get install ${missing.join(' ')}` : undefined;
@@ -57,7 +85,10 @@ export async function ensureImage(log: (s: string) => void = (s) => process.stde
     } catch {
       const owner = Number(await fs.readFile(path.join(lock, 'pid'), 'utf8').catch(() => '0'));
       if (owner && !alive(owner)) await fs.rm(lock, { recursive: true, force: true });
-      else if (!waited) { log(`arm64-image: waiting for the build by process ${owner || '?'} (${lock})`); waited = true; }
+      else if (!waited) {
+        log(`arm64-image: waiting for the build by process ${owner || '?'} (${lock})`);
+        waited = true;
+      }
       await new Promise((r) => setTimeout(r, 1000));
       continue;
     }
@@ -93,18 +124,32 @@ function runBuilder(tmp: string, log: (s: string) => void): Promise<void> {
       tail = (tail + d).slice(-4000);
     });
     // the builder unregisters what it registered when it is told to stop
-    const stop = () => { try { process.kill(-child.pid!, 'SIGTERM'); } catch { /* gone */ } };
+    const stop = () => {
+      try {
+        process.kill(-child.pid!, 'SIGTERM');
+      } catch {
+        /* gone */
+      }
+    };
     process.once('SIGINT', stop).once('SIGTERM', stop);
     child.on('error', reject);
     child.on('close', (code, signal) => {
       process.off('SIGINT', stop).off('SIGTERM', stop);
       if (code === 0) resolve();
-      else { void fs.rm(tmp, { recursive: true, force: true }); reject(new Error(`build-image.sh failed (${signal ?? code}):\n${tail.trim()}`)); }
+      else {
+        void fs.rm(tmp, { recursive: true, force: true });
+        reject(new Error(`build-image.sh failed (${signal ?? code}):\n${tail.trim()}`));
+      }
     });
   });
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  ensureImage().then(async (i) => process.stderr.write(`arm64-image: ready in ${i.dir}\n${(await fs.readFile(i.versions, 'utf8'))}`),
-    (e: Error) => { process.stderr.write(`error: ${e.message}\n`); process.exit(1); });
+  ensureImage().then(
+    async (i) => process.stderr.write(`arm64-image: ready in ${i.dir}\n${await fs.readFile(i.versions, 'utf8')}`),
+    (e: Error) => {
+      process.stderr.write(`error: ${e.message}\n`);
+      process.exit(1);
+    },
+  );
 }

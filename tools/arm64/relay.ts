@@ -4,7 +4,13 @@
 import net from 'node:net';
 
 const sock = net.connect(process.argv[2]!);
-sock.on('error', (e) => { process.stderr.write(`relay: ${process.argv[2]}: ${e.message}\n`); process.exit(1); });
-sock.on('connect', () => { process.stdin.pipe(sock); sock.pipe(process.stdout); });
+sock.on('error', (e) => {
+  process.stderr.write(`relay: ${process.argv[2]}: ${e.message}\n`);
+  process.exit(1);
+});
+sock.on('connect', () => {
+  process.stdin.pipe(sock);
+  sock.pipe(process.stdout);
+});
 sock.on('close', () => process.exit(0));
 process.stdin.on('end', () => sock.end());

@@ -26,10 +26,13 @@ export function admit(rt: ResourceType, input: Obj): Obj {
   const errors: { field: string; message: string }[] = [];
   if (!name) errors.push({ field: 'metadata.name', message: 'Required value: name or generateName is required' });
   else if (!(rt.resource === 'namespaces' ? DNS_LABEL : DNS_SUBDOMAIN).test(name) || name.length > 253) {
-    errors.push({ field: 'metadata.name', message: `Invalid value: "${name}": a lowercase RFC 1123 ${rt.resource === 'namespaces' ? 'label' : 'subdomain'} must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character` });
+    errors.push({
+      field: 'metadata.name',
+      message: `Invalid value: "${name}": a lowercase RFC 1123 ${rt.resource === 'namespaces' ? 'label' : 'subdomain'} must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character`,
+    });
   }
   if (rt.resource === 'pods') {
-    defaultPodSpec(o.spec ??= {});
+    defaultPodSpec((o.spec ??= {}));
     errors.push(...validatePodSpec(o.spec, 'spec'));
     o.status = { phase: 'Pending', qosClass: qosClass(o) };
   } else if (rt.group === 'apps') {
@@ -39,7 +42,7 @@ export function admit(rt: ResourceType, input: Obj): Obj {
     else if (!selectorObject(o.spec.selector)(o.spec.template ?? {})) {
       errors.push({ field: 'spec.template.metadata.labels', message: `Invalid value: ${JSON.stringify(o.spec.template?.metadata?.labels ?? {})}: \`selector\` does not match template \`labels\`` });
     }
-    defaultPodSpec((o.spec.template ??= {}).spec ??= {});
+    defaultPodSpec(((o.spec.template ??= {}).spec ??= {}));
     errors.push(...validatePodSpec(o.spec.template.spec, 'spec.template.spec'));
     o.status = {};
   } else if (rt.resource === 'namespaces') {
@@ -68,7 +71,10 @@ function defaultPodSpec(spec: Obj): void {
     }
   }
   for (const c of [...(spec.initContainers ?? []), ...(spec.containers ?? [])]) {
-    const tag = String(c.image ?? '').split('/').pop()!.split(':')[1];
+    const tag = String(c.image ?? '')
+      .split('/')
+      .pop()!
+      .split(':')[1];
     c.imagePullPolicy ??= !tag || tag === 'latest' ? 'Always' : 'IfNotPresent';
     c.terminationMessagePath ??= '/dev/termination-log';
     c.terminationMessagePolicy ??= 'File';
@@ -89,7 +95,8 @@ function validatePodSpec(spec: Obj, at: string): { field: string; message: strin
     seen.add(c.name);
     if (!c.image) errors.push({ field: `${f}.image`, message: 'Required value' });
   });
-  if (!['Always', 'OnFailure', 'Never'].includes(spec.restartPolicy)) errors.push({ field: `${at}.restartPolicy`, message: `Unsupported value: "${spec.restartPolicy}": supported values: "Always", "Never", "OnFailure"` });
+  if (!['Always', 'OnFailure', 'Never'].includes(spec.restartPolicy))
+    errors.push({ field: `${at}.restartPolicy`, message: `Unsupported value: "${spec.restartPolicy}": supported values: "Always", "Never", "OnFailure"` });
   if (spec.activeDeadlineSeconds !== undefined && !(Number.isInteger(spec.activeDeadlineSeconds) && spec.activeDeadlineSeconds > 0)) {
     errors.push({ field: `${at}.activeDeadlineSeconds`, message: `Invalid value: ${spec.activeDeadlineSeconds}: must be between 1 and 2147483647, inclusive` });
   }
@@ -102,10 +109,12 @@ export function qosClass(pod: Obj): QosClass {
   const empty = (c: Obj) => !Object.keys(c.resources?.requests ?? {}).length && !Object.keys(c.resources?.limits ?? {}).length;
   if (cs.every(empty)) return 'BestEffort';
   // Guaranteed: every container limits cpu and memory, and requests (defaulting to limits) equal them
-  const guaranteed = cs.every((c) => ['cpu', 'memory'].every((r) => {
-    const lim = c.resources?.limits?.[r];
-    return lim !== undefined && String(c.resources?.requests?.[r] ?? lim) === String(lim);
-  }));
+  const guaranteed = cs.every((c) =>
+    ['cpu', 'memory'].every((r) => {
+      const lim = c.resources?.limits?.[r];
+      return lim !== undefined && String(c.resources?.requests?.[r] ?? lim) === String(lim);
+    }),
+  );
   return guaranteed ? 'Guaranteed' : 'Burstable';
 }
 

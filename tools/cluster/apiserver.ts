@@ -16,14 +16,27 @@ const POD = byResource('', 'pods')!;
 export class ApiServer {
   controllers!: Controllers;
 
-  constructor(readonly store: Store, readonly kubelet: Kubelet) {
+  constructor(
+    readonly store: Store,
+    readonly kubelet: Kubelet,
+  ) {
     // controllers follow pods the way a controller-manager does: through a watch, and later
     // (reacting inside the store's fan-out would hand other watchers events out of order)
-    store.watch({ rt: POD, match: () => true, send: (type, pod) => { if (type !== 'ERROR') setImmediate(() => this.controllers.podChanged(pod, type === 'DELETED')); } }, store.resourceVersion());
+    store.watch(
+      {
+        rt: POD,
+        match: () => true,
+        send: (type, pod) => {
+          if (type !== 'ERROR') setImmediate(() => this.controllers.podChanged(pod, type === 'DELETED'));
+        },
+      },
+      store.resourceVersion(),
+    );
   }
 
   create(rt: ResourceType, input: Obj, opts: { namespace?: string; dryRun?: boolean } = {}): Obj {
-    if (input.kind && input.kind !== rt.kind) throw new ApiError(400, 'BadRequest', `the API version in the data (${input.apiVersion}) does not match the expected API version (${rt.group ? `${rt.group}/` : ''}${rt.version})`);
+    if (input.kind && input.kind !== rt.kind)
+      throw new ApiError(400, 'BadRequest', `the API version in the data (${input.apiVersion}) does not match the expected API version (${rt.group ? `${rt.group}/` : ''}${rt.version})`);
     const obj = structuredClone(input);
     obj.metadata ??= {};
     const ns = rt.namespaced ? (opts.namespace ?? obj.metadata.namespace ?? 'default') : undefined;
@@ -36,7 +49,8 @@ export class ApiServer {
     if (ns) {
       nsObj = this.store.get(NS, undefined, ns);
       if (!nsObj) throw new ApiError(404, 'NotFound', `namespaces "${ns}" not found`, { name: ns, kind: 'namespaces' });
-      if (nsObj.metadata.deletionTimestamp) throw new ApiError(403, 'Forbidden', `${rt.resource} "${admitted.metadata.name}" is forbidden: unable to create new content in namespace ${ns} because it is being terminated`);
+      if (nsObj.metadata.deletionTimestamp)
+        throw new ApiError(403, 'Forbidden', `${rt.resource} "${admitted.metadata.name}" is forbidden: unable to create new content in namespace ${ns} because it is being terminated`);
     }
     if (rt === POD) {
       const denied = podSecurity(nsObj!, admitted);
@@ -44,7 +58,11 @@ export class ApiServer {
     }
     const prepared = this.store.prepare(rt, admitted);
     if (opts.dryRun) {
-      if (this.store.get(rt, ns, prepared.metadata.name)) throw new ApiError(409, 'AlreadyExists', `${rt.group ? `${rt.resource}.${rt.group}` : rt.resource} "${prepared.metadata.name}" already exists`, { name: prepared.metadata.name, kind: rt.resource });
+      if (this.store.get(rt, ns, prepared.metadata.name))
+        throw new ApiError(409, 'AlreadyExists', `${rt.group ? `${rt.resource}.${rt.group}` : rt.resource} "${prepared.metadata.name}" already exists`, {
+          name: prepared.metadata.name,
+          kind: rt.resource,
+        });
       return prepared;
     }
     const webhook = this.kubelet.ctx.switches().webhookDenies;
@@ -63,10 +81,11 @@ export class ApiServer {
     if (opts.dryRun) return obj;
     if (rt === POD) {
       const grace = opts.gracePeriodSeconds ?? obj.spec.terminationGracePeriodSeconds ?? 30;
-      const marked = this.store.mutate(rt, ns, name, (p) => {
-        p.metadata.deletionTimestamp ??= new Date(Date.now() + grace * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
-        p.metadata.deletionGracePeriodSeconds = grace;
-      }) ?? obj;
+      const marked =
+        this.store.mutate(rt, ns, name, (p) => {
+          p.metadata.deletionTimestamp ??= new Date(Date.now() + grace * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+          p.metadata.deletionGracePeriodSeconds = grace;
+        }) ?? obj;
       await this.kubelet.delete(marked, grace);
       return marked;
     }
@@ -87,7 +106,10 @@ export class ApiServer {
     for (const t of [byResource('apps', 'replicasets')!, POD]) {
       for (const o of this.store.list(t, ns, (x) => (x.metadata.ownerReferences ?? []).some((r: Obj) => r.uid === owner.metadata.uid))) {
         if (t === POD) void this.delete(POD, ns, o.metadata.name, { gracePeriodSeconds: 0 }).catch(() => {});
-        else { this.removeOwned(o); this.store.remove(t, ns, o.metadata.name); }
+        else {
+          this.removeOwned(o);
+          this.store.remove(t, ns, o.metadata.name);
+        }
       }
     }
   }

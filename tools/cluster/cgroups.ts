@@ -8,7 +8,11 @@ import path from 'node:path';
 export type CgroupLayout = 'cgroupfs' | 'systemd';
 export type QosClass = 'Guaranteed' | 'Burstable' | 'BestEffort';
 
-interface Hierarchy { mount: string; base: string; cpuset: boolean }
+interface Hierarchy {
+  mount: string;
+  base: string;
+  cpuset: boolean;
+}
 
 let cached: Hierarchy[] | undefined;
 
@@ -72,9 +76,10 @@ function mkdirChain(h: Hierarchy, rel: string): string {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
     // cpuset v1 starts a child with no CPUs and no memory nodes: joining it would fail
-    if (h.cpuset) for (const f of ['cpuset.cpus', 'cpuset.mems']) {
-      if (readFileSync(path.join(dir, f), 'utf8').trim() === '') writeFileSync(path.join(dir, f), readFileSync(path.join(parent, f), 'utf8'));
-    }
+    if (h.cpuset)
+      for (const f of ['cpuset.cpus', 'cpuset.mems']) {
+        if (readFileSync(path.join(dir, f), 'utf8').trim() === '') writeFileSync(path.join(dir, f), readFileSync(path.join(parent, f), 'utf8'));
+      }
   }
   return dir;
 }
@@ -84,7 +89,9 @@ export function cgroupPids(dirs: string[]): number[] {
   for (const d of dirs) {
     try {
       for (const p of readFileSync(path.join(d, 'cgroup.procs'), 'utf8').split('\n')) if (p) pids.add(Number(p));
-    } catch { /* already gone */ }
+    } catch {
+      /* already gone */
+    }
   }
   return [...pids];
 }
@@ -96,7 +103,12 @@ export async function killCgroup(dirs: string[], timeoutMs = 10000): Promise<voi
     const pids = cgroupPids(dirs);
     if (pids.length === 0) return;
     if (Date.now() > deadline) throw new Error(`processes ${pids.join(', ')} in ${dirs[0]} survived SIGKILL`);
-    for (const pid of pids) try { process.kill(pid, 'SIGKILL'); } catch { /* exited meanwhile */ }
+    for (const pid of pids)
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* exited meanwhile */
+      }
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -123,8 +135,12 @@ export function leftoverCgroups(): string[] {
   const walk = (dir: string, depth: number) => {
     let entries: string[];
     try {
-      entries = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
-    } catch { return; }
+      entries = readdirSync(dir, { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name);
+    } catch {
+      return;
+    }
     for (const e of entries) {
       if (e === 'kubepods' || e === 'kubepods.slice') found.push(path.join(dir, e));
       else if (depth < 4) walk(path.join(dir, e), depth + 1);
@@ -144,8 +160,20 @@ export function sweepStaleCgroups(): string[] {
     let ok = true;
     for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) ok = rmTree(path.join(dir, e.name)) && ok;
     if (!ok) return false;
-    try { rmdirSync(dir); return true; } catch { busy.push(dir); return false; }
+    try {
+      rmdirSync(dir);
+      return true;
+    } catch {
+      busy.push(dir);
+      return false;
+    }
   };
-  for (const cg of leftoverCgroups()) { try { rmTree(cg); } catch { busy.push(cg); } }
+  for (const cg of leftoverCgroups()) {
+    try {
+      rmTree(cg);
+    } catch {
+      busy.push(cg);
+    }
+  }
   return busy;
 }

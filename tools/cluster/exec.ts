@@ -13,7 +13,14 @@ type Obj = Record<string, any>;
 export const PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
 const HIGH_WATER = 1 << 20;
 
-export interface ExecRequest { rc: RunningContainer; argv: string[]; stdin: boolean; stdout: boolean; stderr: boolean; protocol: string }
+export interface ExecRequest {
+  rc: RunningContainer;
+  argv: string[];
+  stdin: boolean;
+  stdout: boolean;
+  stderr: boolean;
+  protocol: string;
+}
 
 /** Everything a real server checks before it answers 101; throws the Status it would send. */
 export function checkExec(ctx: RouterContext, t: Target, req: IncomingMessage, q: URLSearchParams): ExecRequest {
@@ -34,7 +41,10 @@ export function checkExec(ctx: RouterContext, t: Target, req: IncomingMessage, q
   const [stdin, stdout, stderr] = [flag('stdin'), flag('stdout'), flag('stderr')];
   if (!stdin && !stdout && !stderr) throw badRequest('you must specify at least 1 of stdin, stdout, stderr');
   if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') throw badRequest(`this emulated server speaks WebSocket (${PROTOCOLS.join(', ')}), not ${req.headers.upgrade}`);
-  const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const offered = String(req.headers['sec-websocket-protocol'] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const protocol = offered.find((p) => PROTOCOLS.includes(p));
   if (!protocol) throw badRequest(`requested protocol(s) are not supported: [${offered.join(' ')}]; supports [${PROTOCOLS.join(' ')}]`);
   return { rc, argv, stdin, stdout, stderr, protocol };
@@ -82,7 +92,9 @@ function session(ctx: RouterContext, ws: WebSocket, x: ExecRequest): void {
     dropped = true;
     ws.terminate();
     proc.stdin?.destroy();
-    outputs.forEach((o) => { o.resume(); });
+    outputs.forEach((o) => {
+      o.resume();
+    });
   };
   const send = (channel: number, data: Buffer) => {
     if (dropped || ws.readyState !== ws.OPEN) return;
@@ -101,9 +113,15 @@ function session(ctx: RouterContext, ws: WebSocket, x: ExecRequest): void {
     }
     sentStdout += d.length;
     send(1, d);
-    if (rate) { // a slow link: hold the stream for as long as these bytes take at this rate
+    if (rate) {
+      // a slow link: hold the stream for as long as these bytes take at this rate
       proc.stdout!.pause();
-      setTimeout(() => { if (!dropped) proc.stdout!.resume(); }, (d.length / rate) * 1000);
+      setTimeout(
+        () => {
+          if (!dropped) proc.stdout!.resume();
+        },
+        (d.length / rate) * 1000,
+      );
     }
   });
   proc.stderr!.on('data', (d: Buffer) => {
@@ -114,12 +132,17 @@ function session(ctx: RouterContext, ws: WebSocket, x: ExecRequest): void {
     if (fault.action === 'drop') drop();
     else void ctx.kubelet.evict(x.rc.plan.podUid);
   });
-  proc.stdin?.on('error', () => { /* the command stopped reading: EPIPE is its business */ });
+  proc.stdin?.on('error', () => {
+    /* the command stopped reading: EPIPE is its business */
+  });
   ws.on('message', (data: Buffer) => {
     if (data.length === 0) return;
     const channel = data[0]!;
     if (channel === 0 && proc.stdin && !proc.stdin.writableEnded) {
-      if (!proc.stdin.write(data.subarray(1))) { ws.pause(); proc.stdin.once('drain', () => ws.resume()); }
+      if (!proc.stdin.write(data.subarray(1))) {
+        ws.pause();
+        proc.stdin.once('drain', () => ws.resume());
+      }
     } else if (channel === 255 && x.protocol.startsWith('v5') && data[1] === 0) proc.stdin?.end();
     // channel 4 (resize) only matters to a TTY, which this emulator does not allocate
   });
@@ -132,10 +155,19 @@ function session(ctx: RouterContext, ws: WebSocket, x: ExecRequest): void {
     if (dropped || ws.readyState !== ws.OPEN) return;
     const exit = code ?? 128 + (signal ? constants.signals[signal] : 0);
     const cmd = `[${x.argv.join(' ')}]`;
-    ws.send(statusFrame(exit === 0 ? { metadata: {}, status: 'Success' } : {
-      metadata: {}, status: 'Failure', message: `command terminated with non-zero exit code: error executing command ${cmd}, exit code ${exit}`,
-      reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: String(exit) }] },
-    }));
+    ws.send(
+      statusFrame(
+        exit === 0
+          ? { metadata: {}, status: 'Success' }
+          : {
+              metadata: {},
+              status: 'Failure',
+              message: `command terminated with non-zero exit code: error executing command ${cmd}, exit code ${exit}`,
+              reason: 'NonZeroExitCode',
+              details: { causes: [{ reason: 'ExitCode', message: String(exit) }] },
+            },
+      ),
+    );
     ws.close(1000);
   });
 }

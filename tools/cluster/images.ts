@@ -8,10 +8,65 @@ import path from 'node:path';
 export const HOST_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** What a slim agent image would have: enough for payloads/shell/agent.sh, no gdb, no Python. */
-const SLIM_TOOLS = ['sh', 'bash', 'awk', 'od', 'tar', 'sha256sum', 'md5sum', 'base64', 'mkdir', 'mktemp', 'chown', 'chmod', 'rm', 'rmdir', 'cat',
-  'cp', 'mv', 'ln', 'ls', 'sleep', 'kill', 'ps', 'head', 'tail', 'sed', 'grep', 'tr', 'cut', 'wc', 'date', 'env', 'id', 'stat', 'readlink', 'dd',
-  'printf', 'echo', 'test', '[', 'true', 'false', 'touch', 'sort', 'uniq', 'xargs', 'find', 'dirname', 'basename', 'uname', 'gzip', 'timeout',
-  'expr', 'seq', 'tee', 'nsenter', 'df', 'du'];
+const SLIM_TOOLS = [
+  'sh',
+  'bash',
+  'awk',
+  'od',
+  'tar',
+  'sha256sum',
+  'md5sum',
+  'base64',
+  'mkdir',
+  'mktemp',
+  'chown',
+  'chmod',
+  'rm',
+  'rmdir',
+  'cat',
+  'cp',
+  'mv',
+  'ln',
+  'ls',
+  'sleep',
+  'kill',
+  'ps',
+  'head',
+  'tail',
+  'sed',
+  'grep',
+  'tr',
+  'cut',
+  'wc',
+  'date',
+  'env',
+  'id',
+  'stat',
+  'readlink',
+  'dd',
+  'printf',
+  'echo',
+  'test',
+  '[',
+  'true',
+  'false',
+  'touch',
+  'sort',
+  'uniq',
+  'xargs',
+  'find',
+  'dirname',
+  'basename',
+  'uname',
+  'gzip',
+  'timeout',
+  'expr',
+  'seq',
+  'tee',
+  'nsenter',
+  'df',
+  'du',
+];
 
 /** docker.io/library/python:3.12 as containerd reports it in status.image. */
 export function normaliseImage(image: string): string {
@@ -30,7 +85,9 @@ export function agentPath(withGdb: boolean, scratch: string): string {
   if (!existsSync(dir)) {
     mkdirSync(dir, { recursive: true });
     for (const tool of SLIM_TOOLS) {
-      const found = HOST_PATH.split(':').map((d) => path.join(d, tool)).find((p) => existsSync(p));
+      const found = HOST_PATH.split(':')
+        .map((d) => path.join(d, tool))
+        .find((p) => existsSync(p));
       if (found) symlinkSync(found, path.join(dir, tool));
     }
   }
@@ -40,7 +97,17 @@ export function agentPath(withGdb: boolean, scratch: string): string {
 /** Looks a command up the way execvp would, under a root (a container's /proc/PID/root). */
 export function lookPath(cmd: string, pathVar: string, root = ''): string | undefined {
   // lstat: a symlink's absolute target would be resolved against our root, not the container's
-  const there = (p: string) => { try { lstatSync(root + p); return true; } catch { return false; } };
+  const there = (p: string) => {
+    try {
+      lstatSync(root + p);
+      return true;
+    } catch {
+      return false;
+    }
+  };
   if (cmd.includes('/')) return there(cmd) ? cmd : undefined;
-  return pathVar.split(':').map((dir) => path.join(dir, cmd)).find(there);
+  return pathVar
+    .split(':')
+    .map((dir) => path.join(dir, cmd))
+    .find(there);
 }

@@ -65,7 +65,16 @@ export interface ClusterOptions {
   waitForPods?: boolean;
 }
 
-export interface ContainerInfo { namespace: string; pod: string; container: string; containerID: string; pid: number | null; cgroup: string; agent: boolean; execPids: number[] }
+export interface ContainerInfo {
+  namespace: string;
+  pod: string;
+  container: string;
+  containerID: string;
+  pid: number | null;
+  cgroup: string;
+  agent: boolean;
+  execPids: number[];
+}
 
 export interface ClusterHandle {
   kubeconfigPath: string;
@@ -104,31 +113,58 @@ export async function startCluster(o: ClusterOptions = {}): Promise<ClusterHandl
   const ownKubeconfig = !existsSync(kubeconfigPath);
   let http: Awaited<ReturnType<typeof startServer>> | undefined;
   let stopped: Promise<void> | undefined;
-  const stop = () => (stopped ??= (async () => {
-    controllers.stopping = true;
-    await http?.close();
-    await kubelet.stopAll();
-    rmSync(scratch, { recursive: true, force: true });
-    if (ownKubeconfig && o.kubeconfigPath) rmSync(kubeconfigPath, { force: true });
-  })());
+  const stop = () =>
+    (stopped ??= (async () => {
+      controllers.stopping = true;
+      await http?.close();
+      await kubelet.stopAll();
+      rmSync(scratch, { recursive: true, force: true });
+      if (ownKubeconfig && o.kubeconfigPath) rmSync(kubeconfigPath, { force: true });
+    })());
   try {
     for (const n of nodes) store.create(byResource('', 'nodes')!, store.prepare(byResource('', 'nodes')!, nodeObject(n)));
     for (const ns of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) api.create(byResource('', 'namespaces')!, { metadata: { name: ns } });
     const tls = makeTls(scratch);
-    const infos = (): ContainerInfo[] => runtime.containers().map((rc) => ({
-      namespace: rc.plan.namespace, pod: rc.plan.podName, container: rc.plan.containerName, containerID: `containerd://${rc.id}`,
-      pid: rc.pid || null, cgroup: rc.cgroupRel, agent: rc.plan.agent, execPids: runtime.execPids(rc),
-    }));
-    http = await startServer({
-      api, kubelet, runtime, user, token, watches: new Set(), containers: infos,
-      switches: () => switches,
-      setSwitches: (s) => { switches = { ...switches, ...s }; },
-    }, tls, o.port ?? 0);
+    const infos = (): ContainerInfo[] =>
+      runtime.containers().map((rc) => ({
+        namespace: rc.plan.namespace,
+        pod: rc.plan.podName,
+        container: rc.plan.containerName,
+        containerID: `containerd://${rc.id}`,
+        pid: rc.pid || null,
+        cgroup: rc.cgroupRel,
+        agent: rc.plan.agent,
+        execPids: runtime.execPids(rc),
+      }));
+    http = await startServer(
+      {
+        api,
+        kubelet,
+        runtime,
+        user,
+        token,
+        watches: new Set(),
+        containers: infos,
+        switches: () => switches,
+        setSwitches: (s) => {
+          switches = { ...switches, ...s };
+        },
+      },
+      tls,
+      o.port ?? 0,
+    );
     writeFileSync(kubeconfigPath, kubeconfig({ server: http.url, ca: tls.ca, token, user, context: 'pyheap-emulator' }), { mode: 0o600 });
     applyObjects(api, objects);
     if (o.waitForPods !== false) await kubelet.settled();
     return {
-      kubeconfigPath, tempDir: scratch, server: http.url, token, user, layout, stop, containers: async () => infos(),
+      kubeconfigPath,
+      tempDir: scratch,
+      server: http.url,
+      token,
+      user,
+      layout,
+      stop,
+      containers: async () => infos(),
       switches: async () => switches,
       setSwitches: async (s) => (switches = { ...switches, ...validateSwitches(s) }),
       apply: (objs) => applyObjects(api, objs),
@@ -138,4 +174,3 @@ export async function startCluster(o: ClusterOptions = {}): Promise<ClusterHandl
     throw e;
   }
 }
-

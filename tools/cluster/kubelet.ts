@@ -54,7 +54,14 @@ interface PodRun {
   killing?: Promise<unknown>;
 }
 
-const sleep = (ms: number, run: PodRun) => new Promise<void>((r) => { const t = setTimeout(() => { run.timers.delete(t); r(); }, ms); run.timers.add(t); });
+const sleep = (ms: number, run: PodRun) =>
+  new Promise<void>((r) => {
+    const t = setTimeout(() => {
+      run.timers.delete(t);
+      r();
+    }, ms);
+    run.timers.add(t);
+  });
 
 export class Kubelet {
   private runs = new Map<string, PodRun>();
@@ -70,11 +77,27 @@ export class Kubelet {
 
   created(pod: Obj): void {
     let settle!: () => void;
-    const run: PodRun = { ns: pod.metadata.namespace, name: pod.metadata.name, uid: pod.metadata.uid, containers: new Map(), timers: new Set(), gone: false, settled: new Promise((r) => { settle = r; }) };
+    const run: PodRun = {
+      ns: pod.metadata.namespace,
+      name: pod.metadata.name,
+      uid: pod.metadata.uid,
+      containers: new Map(),
+      timers: new Set(),
+      gone: false,
+      settled: new Promise((r) => {
+        settle = r;
+      }),
+    };
     this.runs.set(run.uid, run);
-    this.sync(run, pod, Kubelet.isAgent(pod), this.ctx.switches(), settle).catch((e) => {
-      this.update(run, (p) => { p.status.phase = 'Failed'; p.status.reason = 'EmulatorError'; p.status.message = String((e as Error).message); });
-    }).finally(settle);
+    this.sync(run, pod, Kubelet.isAgent(pod), this.ctx.switches(), settle)
+      .catch((e) => {
+        this.update(run, (p) => {
+          p.status.phase = 'Failed';
+          p.status.reason = 'EmulatorError';
+          p.status.message = String((e as Error).message);
+        });
+      })
+      .finally(settle);
   }
 
   private update(run: PodRun, fn: (p: Obj) => void): Obj | undefined {
@@ -92,7 +115,11 @@ export class Kubelet {
         return;
       }
       node = picked;
-      pod = this.update(run, (p) => { p.spec.nodeName = picked.name; setCondition(p, 'PodScheduled', true); }) ?? pod;
+      pod =
+        this.update(run, (p) => {
+          p.spec.nodeName = picked.name;
+          setCondition(p, 'PodScheduled', true);
+        }) ?? pod;
     } else if (sw.unschedulable) {
       // a pod with nodeName bypasses the scheduler; the switch still holds it back, for tests
       this.update(run, (p) => setCondition(p, 'PodScheduled', false, 'Unschedulable', unschedulableMessage(nodes.length, 'node(s) had untolerated taint {node.kubernetes.io/unschedulable: }')));
@@ -110,20 +137,25 @@ export class Kubelet {
       allWaiting(p, 'ContainerCreating');
     });
     if (pod.spec.activeDeadlineSeconds) {
-      const t = setTimeout(() => { run.timers.delete(t); void this.deadline(run); }, pod.spec.activeDeadlineSeconds * 1000);
+      const t = setTimeout(() => {
+        run.timers.delete(t);
+        void this.deadline(run);
+      }, pod.spec.activeDeadlineSeconds * 1000);
       run.timers.add(t);
     }
     // the pull: every image a recipe makes, from the cache (built first if missing)
     const roots = new Map<string, string>();
     const why = new Map<string, string>();
-    await Promise.all((pod.spec.containers as Obj[]).map(async (c) => {
-      if (imageMatches(sw.imagePullFailure, c.image)) return void why.set(c.name, `${normaliseImage(c.image)}: not found`);
-      try {
-        roots.set(c.name, await this.pull(c.image));
-      } catch (e) {
-        why.set(c.name, e instanceof PullError ? e.message : `${normaliseImage(c.image)}: ${(e as Error).message}`);
-      }
-    }));
+    await Promise.all(
+      (pod.spec.containers as Obj[]).map(async (c) => {
+        if (imageMatches(sw.imagePullFailure, c.image)) return void why.set(c.name, `${normaliseImage(c.image)}: not found`);
+        try {
+          roots.set(c.name, await this.pull(c.image));
+        } catch (e) {
+          why.set(c.name, e instanceof PullError ? e.message : `${normaliseImage(c.image)}: ${(e as Error).message}`);
+        }
+      }),
+    );
     if (why.size) {
       settle();
       return this.pullBackOff(run, pod, why);
@@ -144,12 +176,17 @@ export class Kubelet {
       } catch (e) {
         if (!(e instanceof MountError)) throw e;
         settle();
-        this.update(run, (p) => { p.status.message = e.message; });
+        this.update(run, (p) => {
+          p.status.message = e.message;
+        });
         await sleep(1000, run);
         if (run.gone) return;
       }
     }
-    this.update(run, (p) => { delete p.status.message; setCondition(p, 'PodReadyToStartContainers', true); });
+    this.update(run, (p) => {
+      delete p.status.message;
+      setCondition(p, 'PodReadyToStartContainers', true);
+    });
     const statuses: Obj[] = [];
     for (const c of pod.spec.containers as Obj[]) {
       try {
@@ -169,7 +206,18 @@ export class Kubelet {
       p.status.podIPs = [{ ip }];
       p.status.containerStatuses = statuses;
       const ok = statuses.every((s) => s.ready);
-      if (ok) { setCondition(p, 'ContainersReady', true); setCondition(p, 'Ready', true); } else notReady(p, 'ContainersNotReady', `containers with unready status: [${statuses.filter((s) => !s.ready).map((s) => s.name).join(' ')}]`);
+      if (ok) {
+        setCondition(p, 'ContainersReady', true);
+        setCondition(p, 'Ready', true);
+      } else
+        notReady(
+          p,
+          'ContainersNotReady',
+          `containers with unready status: [${statuses
+            .filter((s) => !s.ready)
+            .map((s) => s.name)
+            .join(' ')}]`,
+        );
     });
   }
 
@@ -190,12 +238,16 @@ export class Kubelet {
         p.status.containerStatuses = (p.spec.containers as Obj[]).map((c) => {
           if (!why.has(c.name)) return containerStatus(c, { waiting: { reason: 'ContainerCreating' } });
           const ref = normaliseImage(c.image);
-          return containerStatus(c, { waiting: { reason: 'ErrImagePull', message: `rpc error: code = NotFound desc = failed to pull and unpack image "${ref}": failed to resolve reference "${ref}": ${why.get(c.name)}` } });
+          return containerStatus(c, {
+            waiting: { reason: 'ErrImagePull', message: `rpc error: code = NotFound desc = failed to pull and unpack image "${ref}": failed to resolve reference "${ref}": ${why.get(c.name)}` },
+          });
         });
       });
       await sleep(1000, run);
       this.update(run, (p) => {
-        p.status.containerStatuses = (p.spec.containers as Obj[]).map((c) => containerStatus(c, { waiting: why.has(c.name) ? { reason: 'ImagePullBackOff', message: `Back-off pulling image "${normaliseImage(c.image)}"` } : { reason: 'ContainerCreating' } }));
+        p.status.containerStatuses = (p.spec.containers as Obj[]).map((c) =>
+          containerStatus(c, { waiting: why.has(c.name) ? { reason: 'ImagePullBackOff', message: `Back-off pulling image "${normaliseImage(c.image)}"` } : { reason: 'ContainerCreating' } }),
+        );
       });
       await sleep(backoff * 1000, run);
     }
@@ -221,7 +273,8 @@ export class Kubelet {
         const type = v.hostPath.type ?? '';
         if (type === 'DirectoryOrCreate' && !existsSync(p)) mkdirSync(p, { recursive: true, mode: 0o755 });
         const st = existsSync(p) ? statSync(p) : undefined;
-        if ((type === 'Directory' || type === 'DirectoryOrCreate') && !st?.isDirectory()) throw new MountError(`MountVolume.SetUp failed for volume "${v.name}" : hostPath type check failed: ${p} is not a directory`);
+        if ((type === 'Directory' || type === 'DirectoryOrCreate') && !st?.isDirectory())
+          throw new MountError(`MountVolume.SetUp failed for volume "${v.name}" : hostPath type check failed: ${p} is not a directory`);
         if (type === 'File' && !st?.isFile()) throw new MountError(`MountVolume.SetUp failed for volume "${v.name}" : hostPath type check failed: ${p} is not a file`);
         if (!st) throw new MountError(`MountVolume.SetUp failed for volume "${v.name}" : mount failed: ${p}: no such file or directory`);
         dirs.set(v.name, p);
@@ -254,7 +307,8 @@ export class Kubelet {
     const sc = { ...pod.spec.securityContext, ...c.securityContext };
     const uid = Number(sc.runAsUser ?? 0);
     const configMaps = new Set(((pod.spec.volumes ?? []) as Obj[]).filter((v) => v.configMap).map((v) => v.name));
-    const field = (path: string) => ({ 'metadata.name': pod.metadata.name, 'metadata.namespace': pod.metadata.namespace, 'spec.nodeName': pod.spec.nodeName, 'status.podIP': '', 'metadata.uid': pod.metadata.uid }[path] ?? '');
+    const field = (path: string) =>
+      ({ 'metadata.name': pod.metadata.name, 'metadata.namespace': pod.metadata.namespace, 'spec.nodeName': pod.spec.nodeName, 'status.podIP': '', 'metadata.uid': pod.metadata.uid })[path] ?? '';
     const env: Record<string, string> = { PATH: HOST_PATH, HOSTNAME: pod.metadata.name, HOME: uid === 0 ? '/root' : '/', LANG: 'C.UTF-8' };
     for (const e of c.env ?? []) env[e.name] = e.value ?? (e.valueFrom?.fieldRef ? field(e.valueFrom.fieldRef.fieldPath) : '');
     const mounts: BundleMount[] = ((c.volumeMounts ?? []) as Obj[]).map((m) => {
@@ -270,9 +324,22 @@ export class Kubelet {
     }
     const command = [...(c.command ?? imageCmd(c.image)), ...(c.args ?? [])];
     return {
-      namespace: pod.metadata.namespace, podUid: pod.metadata.uid, podName: pod.metadata.name, containerName: c.name, qos: pod.status?.qosClass ?? 'BestEffort', agent,
-      image: c.image, rootfs, command, env, uid, gid: Number(sc.runAsGroup ?? 0),
-      readOnlyRoot: sc.readOnlyRootFilesystem === true, hostPID: pod.spec.hostPID === true, privileged: sc.privileged === true, mounts,
+      namespace: pod.metadata.namespace,
+      podUid: pod.metadata.uid,
+      podName: pod.metadata.name,
+      containerName: c.name,
+      qos: pod.status?.qosClass ?? 'BestEffort',
+      agent,
+      image: c.image,
+      rootfs,
+      command,
+      env,
+      uid,
+      gid: Number(sc.runAsGroup ?? 0),
+      readOnlyRoot: sc.readOnlyRootFilesystem === true,
+      hostPID: pod.spec.hostPID === true,
+      privileged: sc.privileged === true,
+      mounts,
       ...(c.workingDir ? { workingDir: c.workingDir } : {}),
     };
   }
@@ -288,7 +355,17 @@ export class Kubelet {
       const policy = p.spec.restartPolicy;
       // no restarts are emulated: a container that would be restarted shows CrashLoopBackOff
       const stays = policy === 'Always' || (policy === 'OnFailure' && exitCode !== 0);
-      p.status.containerStatuses[i] = { ...s, ready: false, started: false, ...(stays ? { state: { waiting: { reason: 'CrashLoopBackOff', message: `back-off 10s restarting failed container=${name} pod=${p.metadata.name}_${p.metadata.namespace}(${p.metadata.uid})` } }, lastState: { terminated } } : { state: { terminated } }) };
+      p.status.containerStatuses[i] = {
+        ...s,
+        ready: false,
+        started: false,
+        ...(stays
+          ? {
+              state: { waiting: { reason: 'CrashLoopBackOff', message: `back-off 10s restarting failed container=${name} pod=${p.metadata.name}_${p.metadata.namespace}(${p.metadata.uid})` } },
+              lastState: { terminated },
+            }
+          : { state: { terminated } }),
+      };
       const all = (p.status.containerStatuses as Obj[]).every((x) => x.state.terminated);
       if (all) p.status.phase = (p.status.containerStatuses as Obj[]).every((x) => x.state.terminated.exitCode === 0) ? 'Succeeded' : 'Failed';
       notReady(p, all ? 'PodCompleted' : 'ContainersNotReady', all ? undefined : `containers with unready status: [${name}]`);
@@ -302,7 +379,12 @@ export class Kubelet {
       p.status.phase = 'Failed';
       p.status.reason = 'DeadlineExceeded';
       p.status.message = 'Pod was active on the node longer than the specified deadline';
-      p.status.containerStatuses = (p.status.containerStatuses ?? []).map((s: Obj) => ({ ...s, ready: false, started: false, state: s.containerID ? { terminated: { exitCode: 137, reason: 'Error', startedAt: s.state.running?.startedAt, finishedAt: now(), containerID: s.containerID } } : s.state }));
+      p.status.containerStatuses = (p.status.containerStatuses ?? []).map((s: Obj) => ({
+        ...s,
+        ready: false,
+        started: false,
+        state: s.containerID ? { terminated: { exitCode: 137, reason: 'Error', startedAt: s.state.running?.startedAt, finishedAt: now(), containerID: s.containerID } } : s.state,
+      }));
       notReady(p, 'PodFailed');
     });
   }
@@ -317,7 +399,23 @@ export class Kubelet {
       p.status.phase = 'Failed';
       p.status.reason = 'Evicted';
       p.status.message = 'The node was low on resource: memory. Threshold quantity: 100Mi, available: 51200Ki. ';
-      p.status.containerStatuses = (p.status.containerStatuses ?? []).map((s: Obj) => ({ ...s, ready: false, started: false, state: s.containerID ? { terminated: { exitCode: 137, reason: 'ContainerStatusUnknown', message: 'The container could not be located when the pod was terminated', startedAt: s.state.running?.startedAt, finishedAt: now(), containerID: s.containerID } } : s.state }));
+      p.status.containerStatuses = (p.status.containerStatuses ?? []).map((s: Obj) => ({
+        ...s,
+        ready: false,
+        started: false,
+        state: s.containerID
+          ? {
+              terminated: {
+                exitCode: 137,
+                reason: 'ContainerStatusUnknown',
+                message: 'The container could not be located when the pod was terminated',
+                startedAt: s.state.running?.startedAt,
+                finishedAt: now(),
+                containerID: s.containerID,
+              },
+            }
+          : s.state,
+      }));
       notReady(p, 'PodFailed');
       setCondition(p, 'DisruptionTarget', true, 'TerminationByKubelet', 'The node was low on resource: memory.');
     });
@@ -364,7 +462,12 @@ export class Kubelet {
   }
 
   async stopAll(): Promise<void> {
-    await Promise.all([...this.runs.values()].map(async (r) => { await this.killAll(r, 0); r.gone = true; }));
+    await Promise.all(
+      [...this.runs.values()].map(async (r) => {
+        await this.killAll(r, 0);
+        r.gone = true;
+      }),
+    );
     this.runs.clear();
     await this.ctx.runtime.stopAll();
   }

@@ -23,9 +23,15 @@ async function main(): Promise<void> {
     parsed = parseArgs({
       allowPositionals: true,
       options: {
-        kubeconfig: { type: 'string' }, 'cgroup-layout': { type: 'string' }, node: { type: 'string', multiple: true },
-        switches: { type: 'string' }, port: { type: 'string' }, user: { type: 'string' },
-        'no-wait': { type: 'boolean' }, 'stop-on-stdin-eof': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+        kubeconfig: { type: 'string' },
+        'cgroup-layout': { type: 'string' },
+        node: { type: 'string', multiple: true },
+        switches: { type: 'string' },
+        port: { type: 'string' },
+        user: { type: 'string' },
+        'no-wait': { type: 'boolean' },
+        'stop-on-stdin-eof': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (e) {
@@ -53,7 +59,13 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     process.stderr.write(`${signal}: stopping the cluster\n`);
-    cluster.stop().then(() => process.exit(0), (e) => { process.stderr.write(`error while stopping: ${(e as Error).message}\n`); process.exit(1); });
+    cluster.stop().then(
+      () => process.exit(0),
+      (e) => {
+        process.stderr.write(`error while stopping: ${(e as Error).message}\n`);
+        process.exit(1);
+      },
+    );
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));

@@ -5,7 +5,11 @@ import { KUBE_VERSION } from './resources.js';
 
 type Obj = Record<string, any>;
 
-export interface NodeInfo { name: string; index: number; ip: string }
+export interface NodeInfo {
+  name: string;
+  index: number;
+  ip: string;
+}
 
 export function nodeInfos(names: string[]): NodeInfo[] {
   return names.map((name, index) => ({ name, index, ip: `172.18.0.${index + 2}` }));
@@ -29,12 +33,22 @@ export function nodeObject(n: NodeInfo): Obj {
         ['PIDPressure', 'False', 'KubeletHasSufficientPID', 'kubelet has sufficient PID available'],
         ['Ready', 'True', 'KubeletReady', 'kubelet is posting ready status'],
       ].map(([type, status, reason, message]) => ({ type, status, reason, message, lastHeartbeatTime: t, lastTransitionTime: t })),
-      addresses: [{ type: 'InternalIP', address: n.ip }, { type: 'Hostname', address: n.name }],
+      addresses: [
+        { type: 'InternalIP', address: n.ip },
+        { type: 'Hostname', address: n.name },
+      ],
       daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
       nodeInfo: {
-        architecture: 'amd64', operatingSystem: 'linux', osImage: 'Debian GNU/Linux 12 (bookworm)', kernelVersion: os.release(),
-        containerRuntimeVersion: 'containerd://1.7.24', kubeletVersion: KUBE_VERSION.gitVersion, kubeProxyVersion: KUBE_VERSION.gitVersion,
-        machineID: '', systemUUID: '', bootID: '',
+        architecture: 'amd64',
+        operatingSystem: 'linux',
+        osImage: 'Debian GNU/Linux 12 (bookworm)',
+        kernelVersion: os.release(),
+        containerRuntimeVersion: 'containerd://1.7.24',
+        kubeletVersion: KUBE_VERSION.gitVersion,
+        kubeProxyVersion: KUBE_VERSION.gitVersion,
+        machineID: '',
+        systemUUID: '',
+        bootID: '',
       },
     },
   };

@@ -30,7 +30,8 @@ export function ociCgroup(layout: CgroupLayout, qos: QosClass, podUid: string, i
 
 export function runcRun(root: string, bundle: string, id: string): ChildProcess {
   return spawn('runc', ['--root', root, 'run', '--bundle', bundle, '--pid-file', path.join(bundle, 'pid'), id], {
-    stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
   });
 }
 
@@ -51,7 +52,9 @@ export function runcExec(root: string, id: string, argv: string[], o: { uid: num
   const env = Object.entries(o.env).flatMap(([k, v]) => ['--env', `${k}=${v}`]);
   const pidFile = o.pidFile ? ['--pid-file', o.pidFile] : [];
   return spawn('runc', ['--root', root, 'exec', '--user', `${o.uid}:${o.gid}`, '--additional-gids', String(o.gid), '--cwd', o.cwd, ...pidFile, ...env, id, ...argv], {
-    stdio: [o.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], detached: true, env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
+    stdio: [o.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    detached: true,
+    env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
   });
 }
 
@@ -68,14 +71,22 @@ export function runcDelete(root: string, id: string): Promise<void> {
 
 /** Every mounted cgroup hierarchy's root (v1 controllers, name=systemd, the unified one). */
 function mountRoots(): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8').trim().split('\n').filter((l) => / - cgroup2? /.test(l)).map((l) => l.split(' ')[4]!);
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .trim()
+    .split('\n')
+    .filter((l) => / - cgroup2? /.test(l))
+    .map((l) => l.split(' ')[4]!);
 }
 
 /** PIDs still in the container's cgroup, in any hierarchy. */
 export function ociCgroupPids(dir: string): number[] {
   const pids = new Set<number>();
   for (const m of mountRoots()) {
-    try { for (const p of readFileSync(path.join(m, dir, 'cgroup.procs'), 'utf8').split('\n')) if (p) pids.add(Number(p)); } catch { /* none there */ }
+    try {
+      for (const p of readFileSync(path.join(m, dir, 'cgroup.procs'), 'utf8').split('\n')) if (p) pids.add(Number(p));
+    } catch {
+      /* none there */
+    }
   }
   return [...pids];
 }
@@ -88,7 +99,11 @@ export function removeOciCgroups(dir: string): void {
       const full = path.join(m, d);
       if (!existsSync(full)) continue;
       if (readdirSync(full, { withFileTypes: true }).some((e) => e.isDirectory())) break;
-      try { rmdirSync(full); } catch { break; }
+      try {
+        rmdirSync(full);
+      } catch {
+        break;
+      }
     }
   }
 }

@@ -5,7 +5,11 @@
 // Answers stay JSON, which kubectl accepts too.
 type Obj = Record<string, any>;
 
-interface Field { no: number; wire: number; value: bigint | Buffer }
+interface Field {
+  no: number;
+  wire: number;
+  value: bigint | Buffer;
+}
 
 function varint(b: Buffer, at: { i: number }): bigint {
   let v = 0n;
@@ -19,7 +23,7 @@ function varint(b: Buffer, at: { i: number }): bigint {
 
 function fields(b: Buffer): Field[] {
   const out: Field[] = [];
-  for (const at = { i: 0 }; at.i < b.length;) {
+  for (const at = { i: 0 }; at.i < b.length; ) {
     const tag = Number(varint(b, at));
     const no = tag >> 3;
     const wire = tag & 7;
@@ -59,9 +63,13 @@ function configMap(b: Buffer): Obj {
   const o: Obj = { apiVersion: 'v1', kind: 'ConfigMap', metadata: {} };
   for (const f of fields(b)) {
     if (f.no === 1) o.metadata = objectMeta(f.value as Buffer);
-    else if (f.no === 2) { const [k, v] = mapEntry(f); (o.data ??= {})[k] = v.toString('utf8'); }
-    else if (f.no === 3) { const [k, v] = mapEntry(f); (o.binaryData ??= {})[k] = v.toString('base64'); }
-    else if (f.no === 4) o.immutable = f.value !== 0n;
+    else if (f.no === 2) {
+      const [k, v] = mapEntry(f);
+      (o.data ??= {})[k] = v.toString('utf8');
+    } else if (f.no === 3) {
+      const [k, v] = mapEntry(f);
+      (o.binaryData ??= {})[k] = v.toString('base64');
+    } else if (f.no === 4) o.immutable = f.value !== 0n;
   }
   return o;
 }

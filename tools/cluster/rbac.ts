@@ -14,7 +14,11 @@ const KINDS = ['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding'];
 export const SSAR_PATH = '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews';
 
 /** A bearer token of another user, accepted while the policy is loaded. */
-export interface RbacUser { token: string; name: string; groups?: string[] }
+export interface RbacUser {
+  token: string;
+  name: string;
+  groups?: string[];
+}
 
 /** The body of POST /__emulator/rbac (null: RBAC off, everything allowed). */
 export interface RbacPolicy {
@@ -23,13 +27,33 @@ export interface RbacPolicy {
   users?: RbacUser[];
 }
 
-export interface Identity { user: string; groups: string[] }
+export interface Identity {
+  user: string;
+  groups: string[];
+}
 
 /** What a request asks for, in the authorizer's terms. */
-export interface Access { verb: string; resource: string; group: string; sub?: string; namespace?: string; name?: string }
+export interface Access {
+  verb: string;
+  resource: string;
+  group: string;
+  sub?: string;
+  namespace?: string;
+  name?: string;
+}
 
-interface Rule { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames: string[] }
-interface Binding { namespace?: string; roleKind: string; roleName: string; subjects: Obj[] }
+interface Rule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+  resourceNames: string[];
+}
+interface Binding {
+  namespace?: string;
+  roleKind: string;
+  roleName: string;
+  subjects: Obj[];
+}
 
 /** Bootstrap ClusterRoles the policy may refer to without defining them. */
 const BUILTIN: Record<string, Rule[]> = {
@@ -52,7 +76,9 @@ export function forbidden(user: string, a: Access): ApiError {
   const full = a.sub ? `${a.resource}/${a.sub}` : a.resource;
   const scope = a.namespace ? `in the namespace "${a.namespace}"` : 'at the cluster scope';
   return new ApiError(403, 'Forbidden', `${qualified(a.resource, a.group, a.name)} is forbidden: User "${user}" cannot ${a.verb} resource "${full}" in API group "${a.group}" ${scope}`, {
-    ...(a.name ? { name: a.name } : {}), ...(a.group ? { group: a.group } : {}), kind: a.resource,
+    ...(a.name ? { name: a.name } : {}),
+    ...(a.group ? { group: a.group } : {}),
+    kind: a.resource,
   });
 }
 
@@ -71,9 +97,13 @@ export class Rbac {
   private bindings: Binding[] = [];
   private users = new Map<string, Identity>();
 
-  get enabled(): boolean { return this.policy !== null; }
+  get enabled(): boolean {
+    return this.policy !== null;
+  }
 
-  current(): RbacPolicy | null { return this.policy; }
+  current(): RbacPolicy | null {
+    return this.policy;
+  }
 
   /** Loads a policy (checked first: a bad one changes nothing), or turns RBAC off with null. */
   set(body: unknown): void {
@@ -105,8 +135,10 @@ export class Rbac {
         const rules = ((o.rules ?? []) as Obj[]).map((r, i): Rule => {
           if (r.nonResourceURLs && !r.resources) return { apiGroups: [], resources: [], verbs: [], resourceNames: [] };
           return {
-            apiGroups: strings(r.apiGroups, `${where} rules[${i}].apiGroups`), resources: strings(r.resources, `${where} rules[${i}].resources`),
-            verbs: strings(r.verbs, `${where} rules[${i}].verbs`), resourceNames: strings(r.resourceNames, `${where} rules[${i}].resourceNames`),
+            apiGroups: strings(r.apiGroups, `${where} rules[${i}].apiGroups`),
+            resources: strings(r.resources, `${where} rules[${i}].resources`),
+            verbs: strings(r.verbs, `${where} rules[${i}].verbs`),
+            resourceNames: strings(r.resourceNames, `${where} rules[${i}].resourceNames`),
           };
         });
         roles.set(`${kind}/${namespace ?? ''}/${name}`, rules);
@@ -143,13 +175,14 @@ export class Rbac {
     // system:basic-user, bound to system:authenticated in every cluster
     if (a.group === 'authorization.k8s.io' && a.verb === 'create' && /^self(subject)?(access|rules)reviews$/.test(a.resource)) return true;
     const serviceAccount = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(id.user);
-    const matches = (b: Binding, s: Obj) => (s.kind === 'User' && s.name === id.user)
-      || (s.kind === 'Group' && id.groups.includes(s.name))
-      || (s.kind === 'ServiceAccount' && serviceAccount !== null && s.name === serviceAccount[2] && (s.namespace ?? b.namespace) === serviceAccount[1]);
+    const matches = (b: Binding, s: Obj) =>
+      (s.kind === 'User' && s.name === id.user) ||
+      (s.kind === 'Group' && id.groups.includes(s.name)) ||
+      (s.kind === 'ServiceAccount' && serviceAccount !== null && s.name === serviceAccount[2] && (s.namespace ?? b.namespace) === serviceAccount[1]);
     return this.bindings.some((b) => {
       if (b.namespace !== undefined && b.namespace !== a.namespace) return false;
       if (!b.subjects.some((s) => matches(b, s))) return false;
-      const rules = b.roleKind === 'Role' ? this.roles.get(`Role/${b.namespace}/${b.roleName}`) : this.roles.get(`ClusterRole//${b.roleName}`) ?? BUILTIN[b.roleName];
+      const rules = b.roleKind === 'Role' ? this.roles.get(`Role/${b.namespace}/${b.roleName}`) : (this.roles.get(`ClusterRole//${b.roleName}`) ?? BUILTIN[b.roleName]);
       return (rules ?? []).some((r) => ruleAllows(r, a));
     });
   }
@@ -164,14 +197,28 @@ export class Rbac {
 export function selfSubjectAccessReview(body: Obj | undefined, allowed: (a: Access) => boolean): Obj {
   const spec = body?.spec as Obj | undefined;
   const ra = spec?.resourceAttributes as Obj | undefined;
-  if (!ra && !spec?.nonResourceAttributes) throw new ApiError(422, 'Invalid', 'SelfSubjectAccessReview.authorization.k8s.io "" is invalid: spec.resourceAttributes: Invalid value: "null": exactly one of nonResourceAttributes or resourceAttributes must be specified');
+  if (!ra && !spec?.nonResourceAttributes)
+    throw new ApiError(
+      422,
+      'Invalid',
+      'SelfSubjectAccessReview.authorization.k8s.io "" is invalid: spec.resourceAttributes: Invalid value: "null": exactly one of nonResourceAttributes or resourceAttributes must be specified',
+    );
   // non-resource URLs (discovery, /version, /healthz) are open to every authenticated user here
-  const ok = ra ? allowed({
-    verb: String(ra.verb ?? ''), resource: String(ra.resource ?? ''), group: String(ra.group ?? ''),
-    ...(ra.subresource ? { sub: String(ra.subresource) } : {}), ...(ra.namespace ? { namespace: String(ra.namespace) } : {}), ...(ra.name ? { name: String(ra.name) } : {}),
-  }) : true;
+  const ok = ra
+    ? allowed({
+        verb: String(ra.verb ?? ''),
+        resource: String(ra.resource ?? ''),
+        group: String(ra.group ?? ''),
+        ...(ra.subresource ? { sub: String(ra.subresource) } : {}),
+        ...(ra.namespace ? { namespace: String(ra.namespace) } : {}),
+        ...(ra.name ? { name: String(ra.name) } : {}),
+      })
+    : true;
   return {
-    kind: 'SelfSubjectAccessReview', apiVersion: 'authorization.k8s.io/v1', metadata: { creationTimestamp: null },
-    spec, status: { allowed: ok, ...(ok ? { reason: 'allowed by the emulated RBAC' } : {}) },
+    kind: 'SelfSubjectAccessReview',
+    apiVersion: 'authorization.k8s.io/v1',
+    metadata: { creationTimestamp: null },
+    spec,
+    status: { allowed: ok, ...(ok ? { reason: 'allowed by the emulated RBAC' } : {}) },
   };
 }

@@ -18,7 +18,14 @@ export const RESOURCES: ResourceType[] = [
   { resource: 'namespaces', kind: 'Namespace', group: '', version: 'v1', namespaced: false, verbs: rw, shortNames: ['ns'] },
   { resource: 'nodes', kind: 'Node', group: '', version: 'v1', namespaced: false, verbs: ['get', 'list', 'watch'], shortNames: ['no'] },
   {
-    resource: 'pods', kind: 'Pod', group: '', version: 'v1', namespaced: true, verbs: rw, shortNames: ['po'], categories: ['all'],
+    resource: 'pods',
+    kind: 'Pod',
+    group: '',
+    version: 'v1',
+    namespaced: true,
+    verbs: rw,
+    shortNames: ['po'],
+    categories: ['all'],
     subresources: [
       { name: 'exec', kind: 'PodExecOptions', verbs: ['create', 'get'] },
       { name: 'log', kind: 'Pod', verbs: ['get'] },
@@ -47,8 +54,12 @@ export const KUBE_VERSION = { major: '1', minor: '32', gitVersion: 'v1.32.0-pyhe
 export function versionDoc() {
   return {
     ...KUBE_VERSION,
-    gitCommit: '0000000000000000000000000000000000000000', gitTreeState: 'clean', buildDate: '2025-01-01T00:00:00Z',
-    goVersion: 'go1.23.4', compiler: 'gc', platform: 'linux/amd64',
+    gitCommit: '0000000000000000000000000000000000000000',
+    gitTreeState: 'clean',
+    buildDate: '2025-01-01T00:00:00Z',
+    goVersion: 'go1.23.4',
+    compiler: 'gc',
+    platform: 'linux/amd64',
   };
 }
 
@@ -76,8 +87,13 @@ export function resourceList(groupName: string, version: string) {
   if (types.length === 0) return undefined;
   const resources = types.flatMap((t) => [
     {
-      name: t.resource, singularName: t.kind.toLowerCase(), namespaced: t.namespaced, kind: t.kind, verbs: t.verbs,
-      ...(t.shortNames ? { shortNames: t.shortNames } : {}), ...(t.categories ? { categories: t.categories } : {}),
+      name: t.resource,
+      singularName: t.kind.toLowerCase(),
+      namespaced: t.namespaced,
+      kind: t.kind,
+      verbs: t.verbs,
+      ...(t.shortNames ? { shortNames: t.shortNames } : {}),
+      ...(t.categories ? { categories: t.categories } : {}),
     },
     ...(t.subresources ?? []).map((s) => ({ name: `${t.resource}/${s.name}`, singularName: '', namespaced: t.namespaced, kind: s.kind, verbs: s.verbs })),
   ]);

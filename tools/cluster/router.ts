@@ -16,7 +16,12 @@ import type { Runtime } from './runtime.js';
 
 type Obj = Record<string, any>;
 
-export interface Target { rt: ResourceType; namespace?: string; name?: string; sub?: string }
+export interface Target {
+  rt: ResourceType;
+  namespace?: string;
+  name?: string;
+  sub?: string;
+}
 
 export interface RouterContext {
   api: ApiServer;
@@ -38,11 +43,17 @@ export function parseTarget(pathname: string): Target | undefined {
   let group = '';
   let rest: string[];
   if (s[0] === 'api' && s[1] === 'v1') rest = s.slice(2);
-  else if (s[0] === 'apis' && s.length >= 3) { group = s[1]!; rest = s.slice(3); if (s[2] !== 'v1') return undefined; }
-  else return undefined;
+  else if (s[0] === 'apis' && s.length >= 3) {
+    group = s[1]!;
+    rest = s.slice(3);
+    if (s[2] !== 'v1') return undefined;
+  } else return undefined;
   if (rest.length === 0) return undefined;
   let namespace: string | undefined;
-  if (rest[0] === 'namespaces' && rest.length >= 3) { namespace = rest[1]; rest = rest.slice(2); }
+  if (rest[0] === 'namespaces' && rest.length >= 3) {
+    namespace = rest[1];
+    rest = rest.slice(2);
+  }
   const rt = byResource(group, rest[0]!);
   if (!rt || rest.length > 3) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
   if (namespace && !rt.namespaced) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
@@ -87,7 +98,10 @@ function dryRunOf(q: URLSearchParams, body?: Obj): boolean {
   return values.length > 0;
 }
 
-const bare = (o: Obj) => { const { kind: _k, apiVersion: _a, ...rest } = o; return rest; };
+const bare = (o: Obj) => {
+  const { kind: _k, apiVersion: _a, ...rest } = o;
+  return rest;
+};
 
 export async function handleResource(ctx: RouterContext, t: Target, req: IncomingMessage, res: ServerResponse, q: URLSearchParams): Promise<void> {
   const { rt, namespace: ns, name, sub } = t;
@@ -103,7 +117,11 @@ export async function handleResource(ctx: RouterContext, t: Target, req: Incomin
     if (!rc) throw badRequest(`container "${cname}" in pod "${name}" is waiting to start: ${pod.status?.containerStatuses?.[0]?.state?.waiting?.reason ?? 'ContainerCreating'}`);
     let text = Buffer.concat(rc.log).toString();
     const tail = q.get('tailLines');
-    if (tail) text = text.split('\n').slice(-Number(tail) - 1).join('\n');
+    if (tail)
+      text = text
+        .split('\n')
+        .slice(-Number(tail) - 1)
+        .join('\n');
     res.writeHead(200, { 'Content-Type': 'text/plain' });
     res.end(text);
     return;
@@ -156,7 +174,8 @@ function watch(ctx: RouterContext, t: Target, req: IncomingMessage, res: ServerR
     const object = asTable && type !== 'ERROR' ? table(t.rt.kind, [obj], obj.metadata?.resourceVersion ?? '', q.get('includeObject'), first) : obj;
     first = false;
     const line = `${JSON.stringify({ type, object })}\n`;
-    if (started) res.write(line); else pending.push(line);
+    if (started) res.write(line);
+    else pending.push(line);
     if (type === 'ERROR') expired = true; // 410 Gone: the watch is over, the client relists
   };
   const stop = ctx.api.store.watch({ rt: t.rt, ...(t.namespace ? { namespace: t.namespace } : {}), match, send }, q.get('resourceVersion'));
@@ -167,7 +186,11 @@ function watch(ctx: RouterContext, t: Target, req: IncomingMessage, res: ServerR
   ctx.watches.add(res);
   const timeout = Number(q.get('timeoutSeconds') ?? 0);
   const timer = timeout > 0 ? setTimeout(() => res.end(), timeout * 1000) : undefined;
-  const done = () => { stop(); clearTimeout(timer); ctx.watches.delete(res); };
+  const done = () => {
+    stop();
+    clearTimeout(timer);
+    ctx.watches.delete(res);
+  };
   res.once('close', done);
   res.once('finish', done);
 }

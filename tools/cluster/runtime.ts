@@ -56,7 +56,7 @@ function logKeeper(rc: { log: Buffer[] }): (d: Buffer) => void {
   let size = 0;
   return (d) => {
     rc.log.push(d);
-    for (size += d.length; size > LOG_LIMIT && rc.log.length > 1;) size -= rc.log.shift()!.length;
+    for (size += d.length; size > LOG_LIMIT && rc.log.length > 1; ) size -= rc.log.shift()!.length;
   };
 }
 
@@ -69,10 +69,12 @@ function processTree(root: number): number[] {
       const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
       const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
       children.set(ppid, [...(children.get(ppid) ?? []), Number(p)]);
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
   }
   const out: number[] = [];
-  for (const todo = [root]; todo.length;) {
+  for (const todo = [root]; todo.length; ) {
     const p = todo.pop()!;
     out.push(p);
     todo.push(...(children.get(p) ?? []));
@@ -82,14 +84,22 @@ function processTree(root: number): number[] {
 
 export class NotFoundInPath extends Error {}
 
-interface Internal { runc: ChildProcess; bundle: string; dir: string; execPidFiles: Map<ChildProcess, string> }
+interface Internal {
+  runc: ChildProcess;
+  bundle: string;
+  dir: string;
+  execPidFiles: Map<ChildProcess, string>;
+}
 
 export class Runtime {
   private running = new Map<RunningContainer, Internal>();
   private n = 0;
 
   /** `state` holds runc's state (--root) and the bundles; the cluster's own temp dir. */
-  constructor(private layout: CgroupLayout, private state: string) {}
+  constructor(
+    private layout: CgroupLayout,
+    private state: string,
+  ) {}
 
   containers(): RunningContainer[] {
     return [...this.running.keys()];
@@ -106,15 +116,27 @@ export class Runtime {
     const bundle = path.join(dir, 'bundle');
     mkdirSync(dir, { recursive: true });
     makeBundle(bundle, plan.rootfs, {
-      args: plan.command, env: plan.env, cwd: plan.workingDir ?? '/', uid: plan.uid, gid: plan.gid, hostname: plan.podName,
-      readOnlyRoot: plan.readOnlyRoot, hostPID: plan.hostPID, privileged: plan.privileged, cgroupsPath: cg.cgroupsPath, mounts: plan.mounts,
+      args: plan.command,
+      env: plan.env,
+      cwd: plan.workingDir ?? '/',
+      uid: plan.uid,
+      gid: plan.gid,
+      hostname: plan.podName,
+      readOnlyRoot: plan.readOnlyRoot,
+      hostPID: plan.hostPID,
+      privileged: plan.privileged,
+      cgroupsPath: cg.cgroupsPath,
+      mounts: plan.mounts,
     });
     const runc = runcRun(this.runcRoot, bundle, id);
     const rc: RunningContainer = { id, cgroupRel: cg.dir, plan, pid: 0, log: [], execs: new Set(), exited: new Promise(() => {}) };
     const keep = logKeeper(rc);
     let runcErr = '';
     runc.stdout!.on('data', keep);
-    runc.stderr!.on('data', (d: Buffer) => { keep(d); runcErr = (runcErr + d.toString()).slice(-4096); });
+    runc.stderr!.on('data', (d: Buffer) => {
+      keep(d);
+      runcErr = (runcErr + d.toString()).slice(-4096);
+    });
     rc.exited = new Promise((resolve) => runc.once('exit', (code, signal) => resolve({ code: code ?? 128, signal })));
     const internal: Internal = { runc, bundle, dir, execPidFiles: new Map() };
     this.running.set(rc, internal);
@@ -135,14 +157,23 @@ export class Runtime {
     const child = runcExec(this.runcRoot, rc.id, argv, { uid: p.uid, gid: p.gid, env: p.env, cwd: p.workingDir ?? '/', stdin, pidFile });
     rc.execs.add(child);
     this.running.get(rc)!.execPidFiles.set(child, pidFile);
-    child.once('exit', () => { rc.execs.delete(child); this.running.get(rc)?.execPidFiles.delete(child); rmSync(pidFile, { force: true }); });
+    child.once('exit', () => {
+      rc.execs.delete(child);
+      this.running.get(rc)?.execPidFiles.delete(child);
+      rmSync(pidFile, { force: true });
+    });
     return child;
   }
 
   /** Host PIDs of the commands exec'd in the container (once runc has started them). */
   execPids(rc: RunningContainer): number[] {
     return [...(this.running.get(rc)?.execPidFiles.values() ?? [])].flatMap((f) => {
-      try { const pid = Number(readFileSync(f, 'utf8').trim()); return pid > 0 ? [pid] : []; } catch { return []; }
+      try {
+        const pid = Number(readFileSync(f, 'utf8').trim());
+        return pid > 0 ? [pid] : [];
+      } catch {
+        return [];
+      }
     });
   }
 
@@ -150,9 +181,22 @@ export class Runtime {
   killExec(rc: RunningContainer, child: ChildProcess): void {
     const pidFile = this.running.get(rc)?.execPidFiles.get(child);
     let pid = 0;
-    try { pid = Number(readFileSync(pidFile ?? '', 'utf8').trim()); } catch { /* not started yet */ }
-    for (const p of pid > 0 ? processTree(pid) : []) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
-    try { child.kill('SIGKILL'); } catch { /* gone */ }
+    try {
+      pid = Number(readFileSync(pidFile ?? '', 'utf8').trim());
+    } catch {
+      /* not started yet */
+    }
+    for (const p of pid > 0 ? processTree(pid) : [])
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      /* gone */
+    }
   }
 
   /** Stops a container: SIGTERM to its init and up to graceMs for it to go, then SIGKILL to
@@ -164,13 +208,22 @@ export class Runtime {
     const done = internal.runc.exitCode !== null || internal.runc.signalCode !== null;
     const exited = done ? Promise.resolve() : rc.exited;
     if (rc.pid && graceMs > 0 && !done) {
-      try { process.kill(rc.pid, 'SIGTERM'); } catch { /* gone */ }
+      try {
+        process.kill(rc.pid, 'SIGTERM');
+      } catch {
+        /* gone */
+      }
       await Promise.race([exited, sleep(graceMs)]);
     }
     await runcKill(this.runcRoot, rc.id, 'KILL');
     // what runc could not reach (a container whose init is gone keeps its other processes)
     for (let left = ociCgroupPids(rc.cgroupRel); left.length; left = ociCgroupPids(rc.cgroupRel)) {
-      for (const p of left) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+      for (const p of left)
+        try {
+          process.kill(p, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
       await sleep(20);
     }
     if (rc.pid === 0) internal.runc.kill('SIGKILL');

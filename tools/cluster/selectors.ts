@@ -6,7 +6,11 @@ import { badRequest } from './status.js';
 type Obj = Record<string, any>;
 export type Predicate = (obj: Obj) => boolean;
 
-interface Requirement { key: string; op: 'in' | 'notin' | 'exists' | '!exists' | '=' | '!='; values: string[] }
+interface Requirement {
+  key: string;
+  op: 'in' | 'notin' | 'exists' | '!exists' | '=' | '!=';
+  values: string[];
+}
 
 /** Splits on commas that are not inside parentheses. */
 function terms(s: string): string[] {
@@ -16,7 +20,10 @@ function terms(s: string): string[] {
   for (const ch of s) {
     if (ch === '(') depth++;
     if (ch === ')') depth--;
-    if (ch === ',' && depth === 0) { out.push(cur); cur = ''; } else cur += ch;
+    if (ch === ',' && depth === 0) {
+      out.push(cur);
+      cur = '';
+    } else cur += ch;
   }
   out.push(cur);
   return out.map((t) => t.trim()).filter(Boolean);
@@ -24,7 +31,15 @@ function terms(s: string): string[] {
 
 function parseLabelTerm(t: string): Requirement {
   let m = /^([^\s!=()]+)\s+(in|notin)\s*\(([^)]*)\)$/.exec(t);
-  if (m) return { key: m[1]!, op: m[2] as 'in' | 'notin', values: m[3]!.split(',').map((v) => v.trim()).filter((v, _i, a) => v !== '' || a.length === 1) };
+  if (m)
+    return {
+      key: m[1]!,
+      op: m[2] as 'in' | 'notin',
+      values: m[3]!
+        .split(',')
+        .map((v) => v.trim())
+        .filter((v, _i, a) => v !== '' || a.length === 1),
+    };
   m = /^!\s*([^\s!=()]+)$/.exec(t);
   if (m) return { key: m[1]!, op: '!exists', values: [] };
   m = /^([^\s!=()]+)\s*(==|=|!=)\s*([^\s!=(),]*)$/.exec(t);
@@ -36,10 +51,16 @@ function parseLabelTerm(t: string): Requirement {
 
 function matches(r: Requirement, value: string | undefined): boolean {
   switch (r.op) {
-    case 'exists': return value !== undefined;
-    case '!exists': return value === undefined;
-    case '=': case 'in': return value !== undefined && r.values.includes(value);
-    case '!=': case 'notin': return value === undefined || !r.values.includes(value);
+    case 'exists':
+      return value !== undefined;
+    case '!exists':
+      return value === undefined;
+    case '=':
+    case 'in':
+      return value !== undefined && r.values.includes(value);
+    case '!=':
+    case 'notin':
+      return value === undefined || !r.values.includes(value);
   }
 }
 
@@ -83,9 +104,7 @@ export function fieldSelector(resource: string, s: string | null): Predicate {
     const m = /^([^=!]+?)\s*(==|=|!=)\s*(.*)$/.exec(t);
     if (!m) throw badRequest(`invalid selector: '${s}'; can't understand '${t}'`);
     const field = m[1]!.trim();
-    const get = field === 'metadata.name' ? (o: Obj) => o.metadata?.name
-      : field === 'metadata.namespace' ? (o: Obj) => o.metadata?.namespace ?? ''
-      : FIELDS[resource]?.[field];
+    const get = field === 'metadata.name' ? (o: Obj) => o.metadata?.name : field === 'metadata.namespace' ? (o: Obj) => o.metadata?.namespace ?? '' : FIELDS[resource]?.[field];
     if (!get) throw badRequest(`field label not supported: ${field}`);
     return { get, negate: m[2] === '!=', value: m[3]!.trim() };
   });

@@ -23,7 +23,11 @@ export interface ServerContext extends RouterContext {
 
 const PUBLIC = new Set(['/version', '/healthz', '/livez', '/readyz']);
 
-export interface ApiHttpServer { server: Server; url: string; close(): Promise<void> }
+export interface ApiHttpServer {
+  server: Server;
+  url: string;
+  close(): Promise<void>;
+}
 
 /** The request's context as its sender: the bearer token's user (the cluster's own, or one the
  * RBAC policy added); undefined when the token is missing or unknown. */
@@ -40,7 +44,10 @@ async function route(server: ServerContext, rbac: Rbac, req: IncomingMessage, re
   const ctx = sender ?? server;
   if (req.method === 'GET') {
     if (p === '/version') return sendJson(res, 200, versionDoc());
-    if (PUBLIC.has(p)) { res.writeHead(200, { 'Content-Type': 'text/plain' }); return void res.end('ok'); }
+    if (PUBLIC.has(p)) {
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      return void res.end('ok');
+    }
     if (p === '/api') return sendJson(res, 200, coreVersions(`${req.socket.localAddress}:${req.socket.localPort}`));
     if (p === '/apis') return sendJson(res, 200, groupList());
     let m = /^\/apis\/([^/]+)$/.exec(p);
@@ -52,7 +59,7 @@ async function route(server: ServerContext, rbac: Rbac, req: IncomingMessage, re
     }
   }
   if (p === '/__emulator/switches') {
-    if (req.method === 'POST') ctx.setSwitches(validateSwitches(await readBody(req) ?? {}));
+    if (req.method === 'POST') ctx.setSwitches(validateSwitches((await readBody(req)) ?? {}));
     return sendJson(res, 200, ctx.switches());
   }
   if (p === '/__emulator/containers' && req.method === 'GET') return sendJson(res, 200, ctx.containers());
@@ -65,7 +72,11 @@ async function route(server: ServerContext, rbac: Rbac, req: IncomingMessage, re
     const err = denied(ctx.switches(), ctx.user, { verb: 'create', resource: 'selfsubjectaccessreviews', group: 'authorization.k8s.io' });
     if (err) throw err;
     const id = { user: ctx.user, groups: ctx.groups ?? [] };
-    return sendJson(res, 201, selfSubjectAccessReview(await readBody(req), (a) => !denied(ctx.switches(), id.user, a) && rbac.allows(id, a)));
+    return sendJson(
+      res,
+      201,
+      selfSubjectAccessReview(await readBody(req), (a) => !denied(ctx.switches(), id.user, a) && rbac.allows(id, a)),
+    );
   }
   const target = parseTarget(p);
   if (!target) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
@@ -95,7 +106,9 @@ export async function startServer(ctx: ServerContext, tls: { cert: string; key: 
     route(ctx, rbac, req, res, url).catch((e) => sendError(res, e));
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on('error', () => { /* the client went away */ });
+    socket.on('error', () => {
+      /* the client went away */
+    });
     try {
       const url = new URL(req.url ?? '/', 'https://emulator');
       const sender = authenticate(ctx, rbac, req);
@@ -107,7 +120,10 @@ export async function startServer(ctx: ServerContext, tls: { cert: string; key: 
       refuseUpgrade(socket, e);
     }
   });
-  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(port, '127.0.0.1', resolve); });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
   const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     server,

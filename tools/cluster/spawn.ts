@@ -33,8 +33,17 @@ export async function spawnCluster(o: Omit<ClusterOptions, 'objects' | 'pythons'
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`the cluster was not ready in 60s: ${stderr.join('')}`)), 60000);
-      createInterface({ input: child.stdout }).on('line', (l) => { if (/\bready\b/.test(l)) { tempDir = /temp (\S+)/.exec(l)?.[1] ?? ''; clearTimeout(timer); resolve(); } });
-      void exited.then((code) => { clearTimeout(timer); reject(new Error(`the cluster exited with ${code}: ${stderr.join('')}`)); });
+      createInterface({ input: child.stdout }).on('line', (l) => {
+        if (/\bready\b/.test(l)) {
+          tempDir = /temp (\S+)/.exec(l)?.[1] ?? '';
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      void exited.then((code) => {
+        clearTimeout(timer);
+        reject(new Error(`the cluster exited with ${code}: ${stderr.join('')}`));
+      });
     });
   } catch (e) {
     child.kill('SIGTERM');
@@ -46,29 +55,42 @@ export async function spawnCluster(o: Omit<ClusterOptions, 'objects' | 'pythons'
   const server: string = kc.clusters[0].cluster.server;
   const token: string = kc.users[0].user.token;
   const ca = Buffer.from(kc.clusters[0].cluster['certificate-authority-data'], 'base64').toString();
-  const control = (method: string, p: string, body?: unknown) => new Promise<any>((resolve, reject) => {
-    const data = body === undefined ? '' : JSON.stringify(body);
-    const req = request(`${server}${p}`, { method, ca, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(data)) } }, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => { text += d.toString(); });
-      res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(text)) : reject(new Error(`${method} ${p}: ${res.statusCode} ${text}`))));
+  const control = (method: string, p: string, body?: unknown) =>
+    new Promise<any>((resolve, reject) => {
+      const data = body === undefined ? '' : JSON.stringify(body);
+      const req = request(
+        `${server}${p}`,
+        { method, ca, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(data)) } },
+        (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => {
+            text += d.toString();
+          });
+          res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(text)) : reject(new Error(`${method} ${p}: ${res.statusCode} ${text}`))));
+        },
+      );
+      req.on('error', reject);
+      req.end(data);
     });
-    req.on('error', reject);
-    req.end(data);
-  });
   let stopped: Promise<void> | undefined;
   return {
-    kubeconfigPath, tempDir, server, token, user: kc.users[0].name, layout: layoutFrom(o.cgroupLayout),
+    kubeconfigPath,
+    tempDir,
+    server,
+    token,
+    user: kc.users[0].name,
+    layout: layoutFrom(o.cgroupLayout),
     switches: () => control('GET', '/__emulator/switches') as Promise<Switches>,
     setSwitches: (s) => control('POST', '/__emulator/switches', s) as Promise<Switches>,
     containers: () => control('GET', '/__emulator/containers') as Promise<ContainerInfo[]>,
-    stop: () => (stopped ??= (async () => {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 30000);
-      const code = await exited;
-      clearTimeout(timer);
-      rmSync(tmp, { recursive: true, force: true });
-      if (code !== 0) throw new Error(`the cluster exited with ${code} on SIGTERM: ${stderr.join('')}`);
-    })()),
+    stop: () =>
+      (stopped ??= (async () => {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 30000);
+        const code = await exited;
+        clearTimeout(timer);
+        rmSync(tmp, { recursive: true, force: true });
+        if (code !== 0) throw new Error(`the cluster exited with ${code} on SIGTERM: ${stderr.join('')}`);
+      })()),
   };
 }

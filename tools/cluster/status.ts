@@ -13,7 +13,12 @@ export interface StatusBody {
 }
 
 export class ApiError extends Error {
-  constructor(readonly code: number, readonly reason: string, message: string, readonly details?: StatusBody['details']) {
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+    message: string,
+    readonly details?: StatusBody['details'],
+  ) {
     super(message);
   }
 
@@ -43,7 +48,10 @@ export function invalid(kind: string, group: string, name: string, causes: { fie
   const list = causes.map((c) => `${c.field}: ${c.message}`).join(', ');
   const what = group ? `${kind}.${group}` : kind;
   return new ApiError(422, 'Invalid', `${what} "${name}" is invalid: ${causes.length > 1 ? `[${list}]` : list}`, {
-    name, ...(group ? { group } : {}), kind, causes: causes.map((c) => ({ reason: 'FieldValueInvalid', message: c.message, field: c.field })),
+    name,
+    ...(group ? { group } : {}),
+    kind,
+    causes: causes.map((c) => ({ reason: 'FieldValueInvalid', message: c.message, field: c.field })),
   });
 }
 

@@ -9,7 +9,13 @@ import { apiVersionOf } from './resources.js';
 
 type Obj = Record<string, any>;
 export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
-interface Change { type: EventType; rt: ResourceType; rv: number; old?: Obj; obj: Obj }
+interface Change {
+  type: EventType;
+  rt: ResourceType;
+  rv: number;
+  old?: Obj;
+  obj: Obj;
+}
 
 export interface Watch {
   rt: ResourceType;
@@ -141,6 +147,8 @@ export class Store {
       for (const c of this.history) if (c.rv > from) this.deliver(w, c);
     }
     this.watches.add(w);
-    return () => { this.watches.delete(w); };
+    return () => {
+      this.watches.delete(w);
+    };
   }
 }

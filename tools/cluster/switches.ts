@@ -51,9 +51,18 @@ export const DEFAULT_SWITCHES: Switches = {
 };
 
 const KINDS: Record<keyof Switches, 'strings' | 'boolean' | 'number' | 'number|null' | 'path|null' | 'text|null' | 'fault|null'> = {
-  imagePullFailure: 'strings', unschedulable: 'boolean', slowStartSeconds: 'number', execDropAfterBytes: 'number|null',
-  forbidden: 'strings', agentStartDelayMs: 'number', maxGraceSeconds: 'number', hardKill: 'boolean',
-  execBytesPerSecond: 'number|null', execStderrFault: 'fault|null', agentTmpDir: 'path|null', webhookDenies: 'text|null',
+  imagePullFailure: 'strings',
+  unschedulable: 'boolean',
+  slowStartSeconds: 'number',
+  execDropAfterBytes: 'number|null',
+  forbidden: 'strings',
+  agentStartDelayMs: 'number',
+  maxGraceSeconds: 'number',
+  hardKill: 'boolean',
+  execBytesPerSecond: 'number|null',
+  execStderrFault: 'fault|null',
+  agentTmpDir: 'path|null',
+  webhookDenies: 'text|null',
 };
 
 function isFault(v: unknown): boolean {
@@ -67,14 +76,24 @@ export function validateSwitches(u: unknown): Partial<Switches> {
   for (const [k, v] of Object.entries(u)) {
     const kind = KINDS[k as keyof Switches];
     if (!kind) throw badRequest(`unknown switch "${k}"; known: ${Object.keys(KINDS).join(', ')}`);
-    const ok = kind === 'strings' ? Array.isArray(v) && v.every((s) => typeof s === 'string')
-      : kind === 'boolean' ? typeof v === 'boolean'
-      : kind === 'number' ? typeof v === 'number' && v >= 0
-      : kind === 'path|null' ? v === null || (typeof v === 'string' && v.startsWith('/'))
-      : kind === 'text|null' ? v === null || (typeof v === 'string' && v !== '')
-      : kind === 'fault|null' ? v === null || isFault(v)
-      : v === null || (typeof v === 'number' && v >= 0);
-    if (!ok) throw badRequest(`switch "${k}" must be ${kind === 'fault|null' ? '{"text": "...", "action": "drop" | "evict"} or null' : kind === 'path|null' ? 'an absolute path or null' : kind === 'text|null' ? 'a text or null' : kind}`);
+    const ok =
+      kind === 'strings'
+        ? Array.isArray(v) && v.every((s) => typeof s === 'string')
+        : kind === 'boolean'
+          ? typeof v === 'boolean'
+          : kind === 'number'
+            ? typeof v === 'number' && v >= 0
+            : kind === 'path|null'
+              ? v === null || (typeof v === 'string' && v.startsWith('/'))
+              : kind === 'text|null'
+                ? v === null || (typeof v === 'string' && v !== '')
+                : kind === 'fault|null'
+                  ? v === null || isFault(v)
+                  : v === null || (typeof v === 'number' && v >= 0);
+    if (!ok)
+      throw badRequest(
+        `switch "${k}" must be ${kind === 'fault|null' ? '{"text": "...", "action": "drop" | "evict"} or null' : kind === 'path|null' ? 'an absolute path or null' : kind === 'text|null' ? 'a text or null' : kind}`,
+      );
     if (k === 'forbidden') (v as string[]).forEach(parseRule);
   }
   return u as Partial<Switches>;
@@ -84,7 +103,12 @@ export function imageMatches(patterns: string[], image: string): boolean {
   return patterns.some((p) => (p.endsWith('*') ? image.startsWith(p.slice(0, -1)) : p === image));
 }
 
-interface Rule { verb: string; resource: string; sub: string; namespace?: string }
+interface Rule {
+  verb: string;
+  resource: string;
+  sub: string;
+  namespace?: string;
+}
 
 function parseRule(s: string): Rule {
   const m = /^\s*(\w+)\s+([\w.-]+?)(?:\.apps)?(?:\/(\w+))?(?:\s+in\s+([\w.-]+))?\s*$/.exec(s);
@@ -92,7 +116,14 @@ function parseRule(s: string): Rule {
   return { verb: m[1]!, resource: m[2]!, sub: m[3] ?? '', ...(m[4] ? { namespace: m[4] } : {}) };
 }
 
-export interface Access { verb: string; resource: string; group: string; sub?: string; namespace?: string; name?: string }
+export interface Access {
+  verb: string;
+  resource: string;
+  group: string;
+  sub?: string;
+  namespace?: string;
+  name?: string;
+}
 
 /** The 403 a real RBAC authorizer would give for this access, if a rule refuses it. */
 export function denied(s: Switches, user: string, a: Access): ApiError | undefined {
@@ -101,6 +132,8 @@ export function denied(s: Switches, user: string, a: Access): ApiError | undefin
   const full = a.sub ? `${a.resource}/${a.sub}` : a.resource;
   const scope = a.namespace ? `in the namespace "${a.namespace}"` : 'at the cluster scope';
   return new ApiError(403, 'Forbidden', `${qualified(a.resource, a.group, a.name)} is forbidden: User "${user}" cannot ${a.verb} resource "${full}" in API group "${a.group}" ${scope}`, {
-    ...(a.name ? { name: a.name } : {}), ...(a.group ? { group: a.group } : {}), kind: a.resource,
+    ...(a.name ? { name: a.name } : {}),
+    ...(a.group ? { group: a.group } : {}),
+    kind: a.resource,
   });
 }

@@ -2,7 +2,13 @@
 // `kubectl get pods` shows READY, STATUS, RESTARTS and AGE computed the way the real printer does.
 type Obj = Record<string, any>;
 
-interface Column { name: string; type: string; format?: string; description: string; priority: number }
+interface Column {
+  name: string;
+  type: string;
+  format?: string;
+  description: string;
+  priority: number;
+}
 
 const col = (name: string, type = 'string', priority = 0, format?: string): Column => ({ name, type, ...(format ? { format } : {}), description: name, priority });
 
@@ -32,12 +38,30 @@ export function podStatusText(p: Obj): string {
 
 const KINDS: Record<string, { columns: Column[]; cells(o: Obj): unknown[] }> = {
   Pod: {
-    columns: [col('Name', 'string', 0, 'name'), col('Ready'), col('Status'), col('Restarts'), col('Age'), col('IP', 'string', 1), col('Node', 'string', 1), col('Nominated Node', 'string', 1), col('Readiness Gates', 'string', 1)],
+    columns: [
+      col('Name', 'string', 0, 'name'),
+      col('Ready'),
+      col('Status'),
+      col('Restarts'),
+      col('Age'),
+      col('IP', 'string', 1),
+      col('Node', 'string', 1),
+      col('Nominated Node', 'string', 1),
+      col('Readiness Gates', 'string', 1),
+    ],
     cells: (p) => {
       const cs: Obj[] = p.status?.containerStatuses ?? [];
-      return [p.metadata.name, `${cs.filter((c) => c.ready).length}/${p.spec?.containers?.length ?? 0}`, podStatusText(p),
-        String(cs.reduce((n, c) => n + (c.restartCount ?? 0), 0)), age(p.metadata.creationTimestamp), p.status?.podIP ?? '<none>',
-        p.spec?.nodeName ?? '<none>', '<none>', '<none>'];
+      return [
+        p.metadata.name,
+        `${cs.filter((c) => c.ready).length}/${p.spec?.containers?.length ?? 0}`,
+        podStatusText(p),
+        String(cs.reduce((n, c) => n + (c.restartCount ?? 0), 0)),
+        age(p.metadata.creationTimestamp),
+        p.status?.podIP ?? '<none>',
+        p.spec?.nodeName ?? '<none>',
+        '<none>',
+        '<none>',
+      ];
     },
   },
   Node: {

@@ -27,12 +27,18 @@ function ownerRef(rt: ResourceType, o: Obj): Obj {
 const ownedBy = (uid: string) => (o: Obj) => (o.metadata.ownerReferences ?? []).some((r: Obj) => r.uid === uid && r.controller);
 const isReady = (p: Obj) => (p.status?.conditions ?? []).some((c: Obj) => c.type === 'Ready' && c.status === 'True');
 
-export interface Creator { create(rt: ResourceType, obj: Obj): Obj }
+export interface Creator {
+  create(rt: ResourceType, obj: Obj): Obj;
+}
 
 export class Controllers {
   stopping = false;
 
-  constructor(private store: Store, private api: Creator, private nodes: () => string[]) {}
+  constructor(
+    private store: Store,
+    private api: Creator,
+    private nodes: () => string[],
+  ) {}
 
   /** A workload was created: create what its controller would. */
   reconcile(rt: ResourceType, o: Obj): void {
@@ -46,7 +52,11 @@ export class Controllers {
         const labels = { ...template.metadata?.labels, 'pod-template-hash': hash };
         this.api.create(RS, {
           metadata: { name, namespace: ns, labels, annotations: { 'deployment.kubernetes.io/revision': '1' }, ownerReferences: [ownerRef(rt, o)] },
-          spec: { replicas: o.spec.replicas, selector: { matchLabels: { ...o.spec.selector.matchLabels, 'pod-template-hash': hash } }, template: { ...template, metadata: { ...template.metadata, labels } } },
+          spec: {
+            replicas: o.spec.replicas,
+            selector: { matchLabels: { ...o.spec.selector.matchLabels, 'pod-template-hash': hash } },
+            template: { ...template, metadata: { ...template.metadata, labels } },
+          },
         });
       }
       return;
@@ -100,9 +110,28 @@ export class Controllers {
       if (rt === RS) w.status = { replicas: pods.length, fullyLabeledReplicas: pods.length, readyReplicas: ready, availableReplicas: ready, observedGeneration: 1 };
       if (rt === STS) {
         const rev = `${o.metadata.name}-${templateHash(o.spec.template ?? {})}`;
-        w.status = { observedGeneration: 1, replicas: pods.length, readyReplicas: ready, currentReplicas: pods.length, updatedReplicas: pods.length, availableReplicas: ready, currentRevision: rev, updateRevision: rev, collisionCount: 0 };
+        w.status = {
+          observedGeneration: 1,
+          replicas: pods.length,
+          readyReplicas: ready,
+          currentReplicas: pods.length,
+          updatedReplicas: pods.length,
+          availableReplicas: ready,
+          currentRevision: rev,
+          updateRevision: rev,
+          collisionCount: 0,
+        };
       }
-      if (rt === DS) w.status = { currentNumberScheduled: pods.length, desiredNumberScheduled: desired, numberMisscheduled: 0, numberReady: ready, numberAvailable: ready, updatedNumberScheduled: pods.length, observedGeneration: 1 };
+      if (rt === DS)
+        w.status = {
+          currentNumberScheduled: pods.length,
+          desiredNumberScheduled: desired,
+          numberMisscheduled: 0,
+          numberReady: ready,
+          numberAvailable: ready,
+          updatedNumberScheduled: pods.length,
+          observedGeneration: 1,
+        };
     });
     const dref = rt === RS && (o.metadata.ownerReferences ?? []).find((r: Obj) => r.kind === 'Deployment');
     if (!dref) return;
@@ -111,12 +140,26 @@ export class Controllers {
       const available = ready >= desired;
       const cond = (type: string, status: boolean, reason: string, message: string) => ({ type, status: status ? 'True' : 'False', lastUpdateTime: now, lastTransitionTime: now, reason, message });
       const prev: Obj[] = d.status?.conditions ?? [];
-      const keep = (c: Obj) => { const p = prev.find((x) => x.type === c.type && x.status === c.status); return p ?? c; };
+      const keep = (c: Obj) => {
+        const p = prev.find((x) => x.type === c.type && x.status === c.status);
+        return p ?? c;
+      };
       d.status = {
-        observedGeneration: 1, replicas: pods.length, updatedReplicas: pods.length, readyReplicas: ready, availableReplicas: ready,
+        observedGeneration: 1,
+        replicas: pods.length,
+        updatedReplicas: pods.length,
+        readyReplicas: ready,
+        availableReplicas: ready,
         ...(desired - ready > 0 ? { unavailableReplicas: desired - ready } : {}),
         conditions: [
-          keep(cond('Available', available, available ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable', available ? 'Deployment has minimum availability.' : 'Deployment does not have minimum availability.')),
+          keep(
+            cond(
+              'Available',
+              available,
+              available ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable',
+              available ? 'Deployment has minimum availability.' : 'Deployment does not have minimum availability.',
+            ),
+          ),
           keep(cond('Progressing', true, 'NewReplicaSetAvailable', `ReplicaSet "${o.metadata.name}" has successfully progressed.`)),
         ],
       };

@@ -7,12 +7,14 @@ import { BuildError, inRoot, run } from './chroot.js';
 import { MIRROR, type Recipe, type Step, type Suite } from './recipes.js';
 import { pyenvBuild } from './pyenv.js';
 
-export type Reporter = (text: string) => void
+export type Reporter = (text: string) => void;
 
 /** debootstrap --variant=minbase SUITE into dir (which must not exist). */
 export async function debootstrap(suite: Suite, dir: string, say: Reporter): Promise<void> {
   await run(['debootstrap', '--variant=minbase', '--components=main', suite, dir, MIRROR], {
-    onLine: (l) => { if (/^I: (Retrieving|Validating|Extracting|Installing|Configuring|Unpacking|Base system)/.test(l)) say(`debootstrap ${suite}: ${l.slice(3)}`); },
+    onLine: (l) => {
+      if (/^I: (Retrieving|Validating|Extracting|Installing|Configuring|Unpacking|Base system)/.test(l)) say(`debootstrap ${suite}: ${l.slice(3)}`);
+    },
   });
 }
 
@@ -41,7 +43,9 @@ async function installPackages(root: string, packages: string[], say: Reporter):
   const apt = 'apt-get -o Acquire::Check-Valid-Until=false -o Acquire::Check-Date=false -o Dpkg::Use-Pty=0';
   say(`apt-get install ${packages.join(' ')}`);
   await inRoot(root, `${apt} update && ${apt} install -y --no-install-recommends ${packages.join(' ')} && apt-get clean`, {
-    onLine: (l) => { if (/^(Get|Unpacking|Setting up)/.test(l)) say(`apt-get: ${l.slice(0, 70)}`); },
+    onLine: (l) => {
+      if (/^(Get|Unpacking|Setting up)/.test(l)) say(`apt-get: ${l.slice(0, 70)}`);
+    },
   });
   rmSync(policy);
   for (const d of ['var/lib/apt/lists', 'var/cache/apt/archives']) {

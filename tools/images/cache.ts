@@ -17,8 +17,22 @@ const BASE_VERSION = 1;
 const BUILDER_VERSION = 2;
 export const DEFAULT_CACHE = '/var/cache/kubectl-pyheap/images';
 
-export interface ImageInfo { name: string; key: string; recipe: Recipe; resolved: Record<string, string>; builtAt: string; buildSeconds: number; bytes: number }
-export interface Entry { key: string; dir: string; rootfs: string; built: boolean; info: ImageInfo }
+export interface ImageInfo {
+  name: string;
+  key: string;
+  recipe: Recipe;
+  resolved: Record<string, string>;
+  builtAt: string;
+  buildSeconds: number;
+  bytes: number;
+}
+export interface Entry {
+  key: string;
+  dir: string;
+  rootfs: string;
+  built: boolean;
+  info: ImageInfo;
+}
 
 export function cacheDir(): string {
   return process.env.PYHEAP_IMAGE_CACHE || DEFAULT_CACHE;
@@ -101,27 +115,42 @@ async function holdForTests(): Promise<void> {
 export function ensureBase(suite: Suite, say: Reporter): Promise<Entry> {
   const key = baseKey(suite);
   const recipe: Recipe = { name: `base-${suite}`, what: `debootstrap --variant=minbase ${suite}`, base: { suite }, packages: [], steps: [], checks: [] };
-  return ensureEntry(key, { name: recipe.name, recipe, resolved: {} }, (t) => say(`${recipe.name}: ${t}`), (rootfs) => debootstrap(suite, rootfs, (t) => say(`${recipe.name}: ${t}`)));
+  return ensureEntry(
+    key,
+    { name: recipe.name, recipe, resolved: {} },
+    (t) => say(`${recipe.name}: ${t}`),
+    (rootfs) => debootstrap(suite, rootfs, (t) => say(`${recipe.name}: ${t}`)),
+  );
 }
 
 /** The cached image of a recipe, built (with its base) when missing. */
 export async function ensureRecipe(recipe: Recipe, say: Reporter): Promise<Entry> {
   const key = keyOf(recipe);
-  return ensureEntry(key, { name: recipe.name, recipe, resolved: resolve(recipe) }, (t) => say(`${recipe.name}: ${t}`), async (rootfs) => {
-    let base: string;
-    if ('suite' in recipe.base) base = (await ensureBase(recipe.base.suite, say)).rootfs;
-    else if (existsSync(recipe.base.dir)) base = recipe.base.dir;
-    else throw new BuildError(`the base directory ${recipe.base.dir} of image ${recipe.name} does not exist`);
-    await buildRoot(recipe, rootfs, base, (t) => say(`${recipe.name}: ${t}`));
-  });
+  return ensureEntry(
+    key,
+    { name: recipe.name, recipe, resolved: resolve(recipe) },
+    (t) => say(`${recipe.name}: ${t}`),
+    async (rootfs) => {
+      let base: string;
+      if ('suite' in recipe.base) base = (await ensureBase(recipe.base.suite, say)).rootfs;
+      else if (existsSync(recipe.base.dir)) base = recipe.base.dir;
+      else throw new BuildError(`the base directory ${recipe.base.dir} of image ${recipe.name} does not exist`);
+      await buildRoot(recipe, rootfs, base, (t) => say(`${recipe.name}: ${t}`));
+    },
+  );
 }
 
 /** Every complete entry in the cache. */
 export function listCache(): Entry[] {
   const cache = cacheDir();
   if (!existsSync(cache)) return [];
-  return readdirSync(cache).filter((e) => !e.startsWith('.') && existsSync(path.join(cache, e, 'image.json'))).map((key) => ({
-    key, dir: path.join(cache, key), rootfs: path.join(cache, key, 'rootfs'), built: false,
-    info: JSON.parse(readFileSync(path.join(cache, key, 'image.json'), 'utf8')) as ImageInfo,
-  }));
+  return readdirSync(cache)
+    .filter((e) => !e.startsWith('.') && existsSync(path.join(cache, e, 'image.json')))
+    .map((key) => ({
+      key,
+      dir: path.join(cache, key),
+      rootfs: path.join(cache, key, 'rootfs'),
+      built: false,
+      info: JSON.parse(readFileSync(path.join(cache, key, 'image.json'), 'utf8')) as ImageInfo,
+    }));
 }

@@ -41,6 +41,7 @@ export function run(argv: string[], o: RunOptions = {}): Promise<string> {
 export function inRoot(root: string, script: string, o: RunOptions = {}): Promise<string> {
   const setup = 'set -e; mount --make-rprivate /; mount -t proc proc "$1/proc"; mount --rbind /dev "$1/dev"; r=$1; shift; exec chroot "$r" /bin/sh -c "$@"';
   return run(['unshare', '--mount', '--pid', '--fork', '--', 'sh', '-c', setup, 'sh', root, script], {
-    ...o, env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', DEBIAN_FRONTEND: 'noninteractive', ...o.env },
+    ...o,
+    env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', DEBIAN_FRONTEND: 'noninteractive', ...o.env },
   });
 }

@@ -18,7 +18,9 @@ export function findRecipe(image: string, extra: Recipe[] = []): Recipe {
   const name = all.some((r) => r.name === image) ? image : recipeNameFor(image);
   const recipe = all.find((r) => r.name === name);
   if (!recipe) {
-    throw new UnknownImage(`no image recipe makes "${image}": the images are ${all.map((r) => r.name).join(', ')} (python:3.8 ... python:3.15 with any suffix, debian:12, debian:bookworm, robustadev/debug-toolkit:v6.0, ghcr.io/kubectl-pyheap/agent:TAG); see tools/cluster/README.md`);
+    throw new UnknownImage(
+      `no image recipe makes "${image}": the images are ${all.map((r) => r.name).join(', ')} (python:3.8 ... python:3.15 with any suffix, debian:12, debian:bookworm, robustadev/debug-toolkit:v6.0, ghcr.io/kubectl-pyheap/agent:TAG); see tools/cluster/README.md`,
+    );
   }
   return recipe;
 }
@@ -48,10 +50,12 @@ export function ensureEntry(image: string, o: { extra?: Recipe[]; say?: (text: s
   const say = o.say ?? stderrReporter();
   let p = pending.get(recipe.name);
   if (!p) {
-    p = ensureRecipe(recipe, say).then((e) => {
-      if (e.built) say(`${recipe.name}: built in ${e.info.buildSeconds.toFixed(1)} s, ${(e.info.bytes / 2 ** 20).toFixed(0)} MiB${process.stderr.isTTY ? '\n' : ''}`);
-      return e;
-    }).finally(() => pending.delete(recipe.name));
+    p = ensureRecipe(recipe, say)
+      .then((e) => {
+        if (e.built) say(`${recipe.name}: built in ${e.info.buildSeconds.toFixed(1)} s, ${(e.info.bytes / 2 ** 20).toFixed(0)} MiB${process.stderr.isTTY ? '\n' : ''}`);
+        return e;
+      })
+      .finally(() => pending.delete(recipe.name));
     pending.set(recipe.name, p);
   }
   return p;

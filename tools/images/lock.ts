@@ -9,13 +9,18 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Field 22 of /proc/PID/stat: tells a PID from a later process that reuses it. */
 export function startTime(pid: number): string | undefined {
   try {
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[19];
+    return readFileSync(`/proc/${pid}/stat`, 'utf8')
+      .replace(/^.*\) /, '')
+      .split(' ')[19];
   } catch {
     return undefined;
   }
 }
 
-export interface LockOwner { pid: number; start: string }
+export interface LockOwner {
+  pid: number;
+  start: string;
+}
 
 function readOwner(file: string): LockOwner | undefined {
   try {
@@ -41,13 +46,24 @@ function tryCreate(file: string): boolean {
   return true;
 }
 
-const age = (file: string) => { try { return Date.now() - statSync(file).mtimeMs; } catch { return 0; } };
+const age = (file: string) => {
+  try {
+    return Date.now() - statSync(file).mtimeMs;
+  } catch {
+    return 0;
+  }
+};
 
 /** Removes `file` if its owner is gone; true if it did. */
 function breakStale(file: string, onStale: (o: LockOwner | undefined) => void): boolean {
   const breaker = `${file}.break`;
   if (!tryCreate(breaker)) {
-    if (age(breaker) > 10_000) try { unlinkSync(breaker); } catch { /* someone else did */ }
+    if (age(breaker) > 10_000)
+      try {
+        unlinkSync(breaker);
+      } catch {
+        /* someone else did */
+      }
     return false;
   }
   try {
@@ -56,7 +72,11 @@ function breakStale(file: string, onStale: (o: LockOwner | undefined) => void): 
     const stale = owner ? !alive(owner) : age(file) > 5_000;
     if (!stale) return false;
     onStale(owner);
-    try { unlinkSync(file); } catch { /* already gone */ }
+    try {
+      unlinkSync(file);
+    } catch {
+      /* already gone */
+    }
     return true;
   } finally {
     unlinkSync(breaker);
@@ -72,10 +92,20 @@ export interface LockEvents {
 export async function acquire(file: string, on: LockEvents): Promise<() => void> {
   let told = 0;
   for (;;) {
-    if (tryCreate(file)) return () => { try { unlinkSync(file); } catch { /* gone */ } };
+    if (tryCreate(file))
+      return () => {
+        try {
+          unlinkSync(file);
+        } catch {
+          /* gone */
+        }
+      };
     const owner = readOwner(file);
     if (owner && alive(owner)) {
-      if (told !== owner.pid) { on.waiting(owner); told = owner.pid; }
+      if (told !== owner.pid) {
+        on.waiting(owner);
+        told = owner.pid;
+      }
       await sleep(250);
       continue;
     }

@@ -9,7 +9,9 @@ import { BuildError, cacheDir, ensureEntry, findRecipe, keyOf, listCache, recipe
 import type { Recipe } from './recipes.js';
 
 const USAGE = `usage: node build/tools/images/main.js build [NAME...] | list | path NAME | prune
-  NAME: a recipe name (${recipes().map((r) => r.name).join(', ')})
+  NAME: a recipe name (${recipes()
+    .map((r) => r.name)
+    .join(', ')})
         or an image as manifests name it (python:3.14-slim, ghcr.io/kubectl-pyheap/agent:0.1.0)
   --recipes FILE   more recipes (a JSON array; the builder's tests use it)
   cache: $PYHEAP_IMAGE_CACHE, default /var/cache/kubectl-pyheap/images
@@ -19,8 +21,11 @@ const MiB = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({ allowPositionals: true, options: { recipes: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
-  if (values.help) { process.stdout.write(USAGE); return 0; }
-  const extra = values.recipes ? JSON.parse(readFileSync(values.recipes, 'utf8')) as Recipe[] : [];
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const extra = values.recipes ? (JSON.parse(readFileSync(values.recipes, 'utf8')) as Recipe[]) : [];
   const [cmd, ...names] = positionals;
   if (cmd === 'build') {
     const wanted = names.length ? names.map((n) => findRecipe(n, extra)) : recipes();
@@ -59,11 +64,14 @@ async function main(): Promise<number> {
   return 2;
 }
 
-main().then((code) => process.exit(code), (e: unknown) => {
-  if (e instanceof UnknownImage || e instanceof BuildError) {
-    process.stderr.write(`error: ${(e as Error).message}\n`);
-    process.exit(e instanceof UnknownImage ? 2 : 1);
-  }
-  process.stderr.write(`error: ${(e as Error).stack ?? String(e)}\n`);
-  process.exit(1);
-});
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    if (e instanceof UnknownImage || e instanceof BuildError) {
+      process.stderr.write(`error: ${(e as Error).message}\n`);
+      process.exit(e instanceof UnknownImage ? 2 : 1);
+    }
+    process.stderr.write(`error: ${(e as Error).stack ?? String(e)}\n`);
+    process.exit(1);
+  },
+);

@@ -5,14 +5,19 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { BuildError } from './chroot.js';
 
-export interface PyenvBuild { full: string; dir: string }
+export interface PyenvBuild {
+  full: string;
+  dir: string;
+}
 
 export function pyenvBuild(minor: string): PyenvBuild {
   let root = '';
   let versions: string[] = [];
   try {
     root = execFileSync('pyenv', ['root'], { encoding: 'utf8' }).trim();
-    versions = execFileSync('pyenv', ['versions', '--bare'], { encoding: 'utf8' }).split('\n').map((s) => s.trim());
+    versions = execFileSync('pyenv', ['versions', '--bare'], { encoding: 'utf8' })
+      .split('\n')
+      .map((s) => s.trim());
   } catch {
     throw new BuildError(`the python:${minor} images copy pyenv's build of Python ${minor}, but pyenv is not installed; install pyenv and \`pyenv install ${minor}\``);
   }

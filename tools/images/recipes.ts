@@ -33,22 +33,29 @@ export interface Recipe {
 
 /** manifests/agent-packages.txt without comments and blank lines. */
 export function agentPackages(file = AGENT_PACKAGES_FILE): string[] {
-  return readFileSync(file, 'utf8').split('\n').map((l) => l.replace(/#.*/, '').trim()).filter(Boolean);
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .map((l) => l.replace(/#.*/, '').trim())
+    .filter(Boolean);
 }
 
 // the libraries of the official python:3.X-slim images (what their interpreter's modules load)
 const SLIM_LIBS = ['ca-certificates', 'netbase', 'tzdata', 'libssl3', 'libffi8', 'libsqlite3-0', 'libexpat1', 'libreadline8', 'libncursesw6', 'libbz2-1.0', 'liblzma5', 'zlib1g', 'libuuid1'];
 const NO_PYTHON = 'if ls /usr/bin/python* /usr/local/bin/python* /bin/python* 2>/dev/null; then echo "a python executable is installed" >&2; exit 1; fi';
 const AGENT_TOOLS = 'for t in sh tar od sha256sum head date mktemp wc cut tr readlink timeout id awk grep sed find; do command -v "$t" >/dev/null || { echo "missing $t" >&2; exit 1; }; done';
-const gdbMajor = (op: string, n: number) => `m=$(gdb --version | head -n 1 | sed -n 's/.* \\([0-9][0-9]*\\)\\.[0-9.]*$/\\1/p'); [ "\${m:-0}" ${op} ${n} ] || { echo "gdb $m, expected ${op} ${n}" >&2; exit 1; }`;
-const pythonIs = (minor: number, names: string[]) => names.map((n) =>
-  `[ "$(${n} -c 'import sys; print("%d.%d" % sys.version_info[:2])')" = 3.${minor} ] || { echo "${n} is not 3.${minor}" >&2; exit 1; }`).join('; ');
+const gdbMajor = (op: string, n: number) =>
+  `m=$(gdb --version | head -n 1 | sed -n 's/.* \\([0-9][0-9]*\\)\\.[0-9.]*$/\\1/p'); [ "\${m:-0}" ${op} ${n} ] || { echo "gdb $m, expected ${op} ${n}" >&2; exit 1; }`;
+const pythonIs = (minor: number, names: string[]) =>
+  names.map((n) => `[ "$(${n} -c 'import sys; print("%d.%d" % sys.version_info[:2])')" = 3.${minor} ] || { echo "${n} is not 3.${minor}" >&2; exit 1; }`).join('; ');
 
 function officialPython(minor: number): Recipe {
   const v = `3.${minor}`;
   return {
-    name: `python-${v}`, what: `bookworm-slim, this machine's pyenv ${v} at /usr/local (shared libpython${v})`, base: { suite: 'bookworm' },
-    packages: SLIM_LIBS, steps: [{ kind: 'pyenv', version: v }],
+    name: `python-${v}`,
+    what: `bookworm-slim, this machine's pyenv ${v} at /usr/local (shared libpython${v})`,
+    base: { suite: 'bookworm' },
+    packages: SLIM_LIBS,
+    steps: [{ kind: 'pyenv', version: v }],
     checks: [
       pythonIs(minor, ['python', 'python3', `python${v}`, `/usr/local/bin/python${v}`]),
       `[ -f /usr/local/lib/libpython${v}.so.1.0 ] && ldd /usr/local/bin/python${v} | grep -q '/usr/local/lib/libpython${v}.so.1.0'`,
@@ -61,8 +68,11 @@ function officialPython(minor: number): Recipe {
 function debianPython(minor: number): Recipe {
   const v = `3.${minor}`;
   return {
-    name: `python-${v}`, what: `Debian sid, Debian's python${v} as python, python3, python${v}`, base: { suite: 'sid' },
-    packages: [`python${v}`], steps: [{ kind: 'alias', target: `/usr/bin/python${v}`, names: ['python', 'python3'] }],
+    name: `python-${v}`,
+    what: `Debian sid, Debian's python${v} as python, python3, python${v}`,
+    base: { suite: 'sid' },
+    packages: [`python${v}`],
+    steps: [{ kind: 'alias', target: `/usr/bin/python${v}`, names: ['python', 'python3'] }],
     checks: [pythonIs(minor, ['python', 'python3', `python${v}`]), `python -c 'import json, threading, tracemalloc'`],
   };
 }
@@ -71,19 +81,30 @@ function debianPython(minor: number): Recipe {
 export function recipes(): Recipe[] {
   return [
     {
-      name: 'agent', what: 'the agent image: trixie, manifests/agent-packages.txt (gdb 16), no Python', base: { suite: 'trixie' },
-      packages: agentPackages(), steps: [], checks: [gdbMajor('-ge', 14), AGENT_TOOLS, NO_PYTHON],
+      name: 'agent',
+      what: 'the agent image: trixie, manifests/agent-packages.txt (gdb 16), no Python',
+      base: { suite: 'trixie' },
+      packages: agentPackages(),
+      steps: [],
+      checks: [gdbMajor('-ge', 14), AGENT_TOOLS, NO_PYTHON],
     },
     ...[8, 9, 10, 11, 12, 13].map(officialPython),
     debianPython(14),
     debianPython(15),
     {
-      name: 'debian-12', what: "bookworm, Debian's static python3 (3.11)", base: { suite: 'bookworm' },
-      packages: ['python3'], steps: [], checks: [pythonIs(11, ['python3', '/usr/bin/python3']), '! ldd /usr/bin/python3.11 | grep -q libpython'],
+      name: 'debian-12',
+      what: "bookworm, Debian's static python3 (3.11)",
+      base: { suite: 'bookworm' },
+      packages: ['python3'],
+      steps: [],
+      checks: [pythonIs(11, ['python3', '/usr/bin/python3']), '! ldd /usr/bin/python3.11 | grep -q libpython'],
     },
     {
-      name: 'debug-toolkit-v6.0', what: 'robustadev/debug-toolkit:v6.0 as it was: bookworm, Python 3.12, gdb 13.1, procps', base: { suite: 'bookworm' },
-      packages: [...SLIM_LIBS, 'gdb', 'procps'], steps: [{ kind: 'pyenv', version: '3.12' }],
+      name: 'debug-toolkit-v6.0',
+      what: 'robustadev/debug-toolkit:v6.0 as it was: bookworm, Python 3.12, gdb 13.1, procps',
+      base: { suite: 'bookworm' },
+      packages: [...SLIM_LIBS, 'gdb', 'procps'],
+      steps: [{ kind: 'pyenv', version: '3.12' }],
       checks: [gdbMajor('-eq', 13), pythonIs(12, ['python3']), 'command -v ps && command -v tar && command -v awk'],
     },
   ];

@@ -25,7 +25,10 @@ export function findOutliers(runs: Pick<RunDoc, 'types' | 'total'>[]): Outlier[]
   const names = new Set<string>();
   const maps = runs.map((r) => {
     const m = new Map<string, { size: number; count: number }>();
-    for (const t of r.types ?? []) { m.set(t.name, { size: t.size, count: t.count }); names.add(t.name); }
+    for (const t of r.types ?? []) {
+      m.set(t.name, { size: t.size, count: t.count });
+      names.add(t.name);
+    }
     return m;
   });
   const floor = Math.max(MIN_EXCESS, 0.01 * median(runs.map((r) => r.total?.size ?? 0)));

@@ -5,12 +5,30 @@ import type { DominatorTreeDoc, FrameRow, GrowthRow, LargestRow, MemoryDoc, Reta
 
 /** At most this many rows of each view are embedded; the rest is counted. */
 export const LIMITS = {
-  types: 1000, largest: 100, retainedTypes: 1000, retainers: 200, growth: 500, referrerTypes: 50, chains: 10,
-  threads: 200, frames: 60, sites: 200, fleetTypes: 100, fleetRunTypes: 300, outliers: 50, notes: 50, dominatorNodes: 500,
+  types: 1000,
+  largest: 100,
+  retainedTypes: 1000,
+  retainers: 200,
+  growth: 500,
+  referrerTypes: 50,
+  chains: 10,
+  threads: 200,
+  frames: 60,
+  sites: 200,
+  fleetTypes: 100,
+  fleetRunTypes: 300,
+  outliers: 50,
+  notes: 50,
+  dominatorNodes: 500,
 } as const;
 
 /** Rows kept, and what the rows left out add up to. */
-export interface Bounded<T> { rows: T[]; omitted: number; omittedSize?: number; omittedCount?: number }
+export interface Bounded<T> {
+  rows: T[];
+  omitted: number;
+  omittedSize?: number;
+  omittedCount?: number;
+}
 
 export interface Header {
   target: string;
@@ -44,8 +62,17 @@ export interface GrowthView {
   referrers: Bounded<{ type: string; chains: Bounded<string[]> }>;
 }
 
-export interface ThreadView { name: string; daemon: boolean | null; frames: Bounded<FrameRow> }
-export interface TraceView { seconds: number; bySize: Bounded<SiteRow>; byCount: Bounded<SiteRow>; note: string }
+export interface ThreadView {
+  name: string;
+  daemon: boolean | null;
+  frames: Bounded<FrameRow>;
+}
+export interface TraceView {
+  seconds: number;
+  bySize: Bounded<SiteRow>;
+  byCount: Bounded<SiteRow>;
+  note: string;
+}
 
 export interface RunView {
   label: string;

@@ -17,13 +17,18 @@ export function h<K extends keyof HTMLElementTagNameMap>(tag: K, props: Props = 
   return el;
 }
 
-export function clear(el: Element): void { while (el.firstChild) el.firstChild.remove(); }
+export function clear(el: Element): void {
+  while (el.firstChild) el.firstChild.remove();
+}
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
 export function size(n: number): string {
   let v = Math.abs(n);
   let i = 0;
-  while (v >= 1024 && i < UNITS.length - 1) { v /= 1024; i++; }
+  while (v >= 1024 && i < UNITS.length - 1) {
+    v /= 1024;
+    i++;
+  }
   const s = i === 0 ? `${v} B` : `${v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2)} ${UNITS[i]}`;
   return n < 0 ? `-${s}` : s;
 }

@@ -15,9 +15,14 @@ function memoryBar(m: NonNullable<Header['memory']>): HTMLElement {
     fill.style.width = `${((v / max) * 100).toFixed(1)}%`;
     return h('div', { class: 'mem-row' }, h('span', { class: 'mem-label', text: label }), h('span', { class: 'mem-track' }, fill), h('span', { class: 'mem-value', text: size(v) }));
   };
-  return h('div', { class: 'mem', 'data-view': 'memory' },
-    row('before', m.rss_before, 'before'), row('peak', m.rss_peak, 'peak'), row('after', m.rss_after, 'after'),
-    h('p', { class: 'muted', text: `The payload cost the target +${size(m.extra_peak)} of resident memory at its peak (RSS, sampled every 50 ms by the agent).` }));
+  return h(
+    'div',
+    { class: 'mem', 'data-view': 'memory' },
+    row('before', m.rss_before, 'before'),
+    row('peak', m.rss_peak, 'peak'),
+    row('after', m.rss_after, 'after'),
+    h('p', { class: 'muted', text: `The payload cost the target +${size(m.extra_peak)} of resident memory at its peak (RSS, sampled every 50 ms by the agent).` }),
+  );
 }
 
 export function headerView(x: Header, generated: string): HTMLElement {
@@ -28,19 +33,46 @@ export function headerView(x: Header, generated: string): HTMLElement {
     x.censusSeconds !== null && tile('census', `${x.censusSeconds.toFixed(2)} s`, x.elapsedSeconds !== null ? `whole run ${x.elapsedSeconds.toFixed(1)} s` : undefined),
   ].filter((t): t is HTMLElement => Boolean(t));
   const when = new Date(generated);
-  return h('header', { class: 'run-header', 'data-view': 'header' },
-    h('div', { class: 'run-title' },
+  return h(
+    'header',
+    { class: 'run-header', 'data-view': 'header' },
+    h(
+      'div',
+      { class: 'run-title' },
       h('h1', { text: x.target }),
       x.python ? h('span', { class: 'pill', text: x.python }) : null,
       x.status !== 'ok' ? h('span', { class: 'pill bad', text: x.status }) : null,
-      h('span', { class: 'when', title: generated, text: `report of ${when.toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'medium', timeZone: 'UTC' })} UTC` })),
+      h('span', { class: 'when', title: generated, text: `report of ${when.toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'medium', timeZone: 'UTC' })} UTC` }),
+    ),
     x.exception ? h('p', { class: 'error', text: x.exception }) : null,
-    h('div', { class: 'header-grid' },
-      h('div', {},
-        h('dl', { class: 'where' }, x.where.flatMap(([k, v]) => [h('dt', { text: k }), h('dd', { text: v, title: v })])),
-        x.memory ? memoryBar(x.memory) : null),
-      h('div', { class: 'tiles' }, tiles)),
-    x.notes.length ? h('details', { class: 'notes' }, h('summary', { text: `What the census cannot see (${x.notes.length} notes)` }), h('ul', {}, x.notes.map((n) => h('li', { text: n })))) : null);
+    h(
+      'div',
+      { class: 'header-grid' },
+      h(
+        'div',
+        {},
+        h(
+          'dl',
+          { class: 'where' },
+          x.where.flatMap(([k, v]) => [h('dt', { text: k }), h('dd', { text: v, title: v })]),
+        ),
+        x.memory ? memoryBar(x.memory) : null,
+      ),
+      h('div', { class: 'tiles' }, tiles),
+    ),
+    x.notes.length
+      ? h(
+          'details',
+          { class: 'notes' },
+          h('summary', { text: `What the census cannot see (${x.notes.length} notes)` }),
+          h(
+            'ul',
+            {},
+            x.notes.map((n) => h('li', { text: n })),
+          ),
+        )
+      : null,
+  );
 }
 
 export { section };

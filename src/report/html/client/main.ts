@@ -9,7 +9,11 @@ import { growthView, stacksView, traceView } from './findingsView.js';
 import { mapView } from './retainedView.js';
 import { typesView } from './typesView.js';
 
-interface Tab { key: string; title: string; draw(): HTMLElement }
+interface Tab {
+  key: string;
+  title: string;
+  draw(): HTMLElement;
+}
 
 function runTabs(run: RunView): Tab[] {
   const tabs: Tab[] = [];
@@ -28,7 +32,14 @@ function start(data: PageData): void {
   const page = h('main', { class: 'page' });
   app.append(top, data.fleet ? scopes : '', page);
   const cache = new Map<string, HTMLElement>();
-  const cached = (key: string, make: () => HTMLElement) => { let el = cache.get(key); if (!el) { el = make(); cache.set(key, el); } return el; };
+  const cached = (key: string, make: () => HTMLElement) => {
+    let el = cache.get(key);
+    if (!el) {
+      el = make();
+      cache.set(key, el);
+    }
+    return el;
+  };
 
   /** "#fleet", "#r1/growth", "#types" (a single run). */
   function route(hash: string): void {
@@ -38,7 +49,10 @@ function start(data: PageData): void {
     let tabKey = parts[0] ?? '';
     if (fleet) {
       const m = /^r(\d+)$/.exec(parts[0] ?? '');
-      if (!m) { show('fleet'); return; }
+      if (!m) {
+        show('fleet');
+        return;
+      }
       runIndex = Math.min(Number(m[1]), data.runs.length - 1);
       tabKey = parts[1] ?? '';
     }
@@ -49,15 +63,23 @@ function start(data: PageData): void {
     if (!data.fleet) return;
     clear(scopes);
     const flagged = new Set(data.fleet.outliers.rows.map((o) => o.replica));
-    scopes.append(h('a', { class: `scope${active === 'fleet' ? ' on' : ''}`, href: '#fleet', 'data-scope': 'fleet', text: 'Fleet' }),
-      ...data.runs.map((r, i) => h('a', { class: `scope${active === `r${i}` ? ' on' : ''}${flagged.has(i) ? ' flagged' : ''}`, href: `#r${i}`, 'data-scope': `r${i}`, text: r.label })));
+    scopes.append(
+      h('a', { class: `scope${active === 'fleet' ? ' on' : ''}`, href: '#fleet', 'data-scope': 'fleet', text: 'Fleet' }),
+      ...data.runs.map((r, i) => h('a', { class: `scope${active === `r${i}` ? ' on' : ''}${flagged.has(i) ? ' flagged' : ''}`, href: `#r${i}`, 'data-scope': `r${i}`, text: r.label })),
+    );
   }
 
   function show(run: number | 'fleet', tabKey = ''): void {
     clear(page);
     if (run === 'fleet') {
       scopeButtons('fleet');
-      page.append(cached('fleet', () => fleetView(data.fleet!, (i) => { location.hash = `#r${i}`; })));
+      page.append(
+        cached('fleet', () =>
+          fleetView(data.fleet!, (i) => {
+            location.hash = `#r${i}`;
+          }),
+        ),
+      );
       return;
     }
     scopeButtons(`r${run}`);
@@ -66,18 +88,33 @@ function start(data: PageData): void {
     const tab = tabs.find((t) => t.key === tabKey) ?? tabs[0];
     const prefix = data.fleet ? `#r${run}/` : '#';
     page.append(cached(`h${run}`, () => headerView(r.header, data.generated)));
-    page.append(h('nav', { class: 'tabs', role: 'tablist' }, tabs.map((t) => h('a', {
-      class: `tab${t === tab ? ' on' : ''}`, href: `${prefix}${t.key}`, role: 'tab', 'aria-selected': t === tab ? 'true' : 'false', 'data-tab': t.key, text: t.title,
-    }))));
+    page.append(
+      h(
+        'nav',
+        { class: 'tabs', role: 'tablist' },
+        tabs.map((t) =>
+          h('a', {
+            class: `tab${t === tab ? ' on' : ''}`,
+            href: `${prefix}${t.key}`,
+            role: 'tab',
+            'aria-selected': t === tab ? 'true' : 'false',
+            'data-tab': t.key,
+            text: t.title,
+          }),
+        ),
+      ),
+    );
     if (tab) page.append(cached(`${run}/${tab.key}`, tab.draw));
     else page.append(h('section', { class: 'card' }, h('p', { text: r.header.status === 'ok' ? 'This run has no census.' : 'The run did not finish; see the error above.' })));
   }
 
   window.addEventListener('hashchange', () => route(location.hash));
   route(location.hash);
-  requestAnimationFrame(() => requestAnimationFrame(() => {
-    document.documentElement.dataset.drawn = performance.now().toFixed(1);
-  }));
+  requestAnimationFrame(() =>
+    requestAnimationFrame(() => {
+      document.documentElement.dataset.drawn = performance.now().toFixed(1);
+    }),
+  );
 }
 
 const el = document.getElementById('pyheap-data');

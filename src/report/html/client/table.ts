@@ -26,7 +26,11 @@ export interface TableOptions<T> {
   rowClass?(row: T): string | undefined;
 }
 
-export interface TableHandle<T> { el: HTMLElement; setFilter(f: (row: T) => boolean): void; visible(): number }
+export interface TableHandle<T> {
+  el: HTMLElement;
+  setFilter(f: (row: T) => boolean): void;
+  visible(): number;
+}
 
 export function table<T>(o: TableOptions<T>): TableHandle<T> {
   let sort = { ...o.sort };
@@ -40,20 +44,32 @@ export function table<T>(o: TableOptions<T>): TableHandle<T> {
 
   function head(): void {
     clear(thead);
-    thead.append(h('tr', {}, o.columns.map((c) => {
-      const active = sort.key === c.key;
-      const th = h('th', {
-        class: `${c.numeric ? 'num' : ''}${c.value ? ' sortable' : ''}${active ? ' sorted' : ''}`,
-        'data-sort': c.key,
-        'aria-sort': active ? (sort.desc ? 'descending' : 'ascending') : undefined,
-        title: c.value ? `sort by ${c.title}` : undefined,
-      }, c.title, active ? h('span', { class: 'arrow', text: sort.desc ? ' \u25BE' : ' \u25B4' }) : null);
-      if (c.value) th.addEventListener('click', () => {
-        sort = sort.key === c.key ? { key: c.key, desc: !sort.desc } : { key: c.key, desc: Boolean(c.numeric) };
-        draw();
-      });
-      return th;
-    })));
+    thead.append(
+      h(
+        'tr',
+        {},
+        o.columns.map((c) => {
+          const active = sort.key === c.key;
+          const th = h(
+            'th',
+            {
+              class: `${c.numeric ? 'num' : ''}${c.value ? ' sortable' : ''}${active ? ' sorted' : ''}`,
+              'data-sort': c.key,
+              'aria-sort': active ? (sort.desc ? 'descending' : 'ascending') : undefined,
+              title: c.value ? `sort by ${c.title}` : undefined,
+            },
+            c.title,
+            active ? h('span', { class: 'arrow', text: sort.desc ? ' \u25BE' : ' \u25B4' }) : null,
+          );
+          if (c.value)
+            th.addEventListener('click', () => {
+              sort = sort.key === c.key ? { key: c.key, desc: !sort.desc } : { key: c.key, desc: Boolean(c.numeric) };
+              draw();
+            });
+          return th;
+        }),
+      ),
+    );
   }
 
   function draw(): void {
@@ -63,7 +79,8 @@ export function table<T>(o: TableOptions<T>): TableHandle<T> {
     if (col?.value) {
       const v = col.value;
       rows.sort((a, b) => {
-        const x = v(a), y = v(b);
+        const x = v(a),
+          y = v(b);
         const r = typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y));
         return sort.desc ? -r : r;
       });
@@ -72,24 +89,45 @@ export function table<T>(o: TableOptions<T>): TableHandle<T> {
     clear(tbody);
     const frag = document.createDocumentFragment();
     for (const row of rows.slice(0, limit)) {
-      frag.append(h('tr', { 'data-row': '', class: o.rowClass?.(row) }, o.columns.map((c) => {
-        const b = c.bar?.(row);
-        const td = h('td', { class: c.numeric ? 'num' : '', title: c.title_?.(row) }, b !== undefined ? h('span', { class: 'over-bar' }, c.cell(row)) : c.cell(row));
-        if (b !== undefined && b > 0) td.prepend(barEl(b));
-        return td;
-      })));
+      frag.append(
+        h(
+          'tr',
+          { 'data-row': '', class: o.rowClass?.(row) },
+          o.columns.map((c) => {
+            const b = c.bar?.(row);
+            const td = h('td', { class: c.numeric ? 'num' : '', title: c.title_?.(row) }, b !== undefined ? h('span', { class: 'over-bar' }, c.cell(row)) : c.cell(row));
+            if (b !== undefined && b > 0) td.prepend(barEl(b));
+            return td;
+          }),
+        ),
+      );
     }
     if (rows.length === 0) frag.append(h('tr', {}, h('td', { class: 'empty', colSpan: o.columns.length, text: o.empty ?? 'no rows match' })));
     tbody.append(frag);
     clear(foot);
     if (rows.length > limit) {
-      foot.append(h('button', { class: 'link', onclick: () => { limit = Infinity; draw(); } }, `show all ${rows.length.toLocaleString('en-US')} rows`));
+      foot.append(
+        h(
+          'button',
+          {
+            class: 'link',
+            onclick: () => {
+              limit = Infinity;
+              draw();
+            },
+          },
+          `show all ${rows.length.toLocaleString('en-US')} rows`,
+        ),
+      );
     }
   }
   draw();
   return {
     el,
-    setFilter(f) { filter = f; draw(); },
+    setFilter(f) {
+      filter = f;
+      draw();
+    },
     visible: () => shown.length,
   };
 }

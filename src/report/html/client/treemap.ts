@@ -5,9 +5,22 @@ import { hierarchy, treemap, treemapSquarify, type HierarchyNode, type Hierarchy
 import type { DominatorTreeDoc } from '../document.js';
 import { clear, count, h, moduleOf, pct, shortName, size } from './dom.js';
 
-export interface Item { name: string; value: number; count: number }
+export interface Item {
+  name: string;
+  value: number;
+  count: number;
+}
 /** value: a leaf's size, or what a group holds beyond its children (d3 adds the children). */
-export interface Node { name: string; path: string; value?: number; count?: number; type?: string; detail?: string; rest?: boolean; children?: Node[] }
+export interface Node {
+  name: string;
+  path: string;
+  value?: number;
+  count?: number;
+  type?: string;
+  detail?: string;
+  rest?: boolean;
+  children?: Node[];
+}
 
 /** Modules nest by their dots ("app" > "app.models"), each type a leaf of its module. */
 export function byModule(items: Item[]): Node {
@@ -31,7 +44,9 @@ export function byModule(items: Item[]): Node {
 }
 
 export const byType = (items: Item[]): Node => ({
-  name: 'all', path: '', children: items.filter((i) => i.value > 0).map((i) => ({ name: i.name, path: `:${i.name}`, value: i.value, count: i.count, type: i.name })),
+  name: 'all',
+  path: '',
+  children: items.filter((i) => i.value > 0).map((i) => ({ name: i.name, path: `:${i.name}`, value: i.value, count: i.count, type: i.name })),
 });
 
 function hue(s: string): number {
@@ -44,7 +59,10 @@ function hue(s: string): number {
  * inside it; what its unlisted children and its own size add up to is one grey cell. */
 export function byDominator(t: DominatorTreeDoc): Node {
   const nodes: Node[] = t.nodes.map((n, i) => ({
-    name: n.root?.startsWith('module ') ? n.root : n.root ? `${shortName(n.type)} (${n.root})` : shortName(n.type), path: `d${i}`, type: n.type, value: n.retained_size,
+    name: n.root?.startsWith('module ') ? n.root : n.root ? `${shortName(n.type)} (${n.root})` : shortName(n.type),
+    path: `d${i}`,
+    type: n.type,
+    value: n.retained_size,
     detail: `${n.type} id 0x${n.id.toString(16)}${n.root ? ` (${n.root})` : ''}: retains ${size(n.retained_size)}, own ${size(n.size)}, dominates ${count(n.children)} objects directly`,
   }));
   const root: Node = { name: 'all', path: '', children: [] };
@@ -66,10 +84,15 @@ export function byDominator(t: DominatorTreeDoc): Node {
   return root;
 }
 
-export interface TreemapHandle { el: HTMLElement; focus(path: string): void; current(): string }
+export interface TreemapHandle {
+  el: HTMLElement;
+  focus(path: string): void;
+  current(): string;
+}
 
 export function treemapView(data: Node, o: { name: string; measure: string; total: number; types: number }): TreemapHandle {
-  const tree = hierarchy<Node>(data).sum((d) => d.value ?? 0)
+  const tree = hierarchy<Node>(data)
+    .sum((d) => d.value ?? 0)
     .sort((a, b) => (b.value ?? 0) - (a.value ?? 0));
   const index = new Map<string, HierarchyNode<Node>>();
   tree.each((n) => index.set(n.data.path, n));
@@ -89,14 +112,28 @@ export function treemapView(data: Node, o: { name: string; measure: string; tota
     chain.forEach((n, i) => {
       if (i) crumbs.append(h('span', { class: 'sep', text: '\u203A' }));
       const last = i === chain.length - 1;
-      crumbs.append(h('button', { class: `crumb${last ? ' here' : ''}`, disabled: last, 'data-path': n.data.path, onclick: () => set(n) },
-        i === 0 ? `all (${size(n.value ?? 0)})` : `${n.data.name} (${size(n.value ?? 0)})`));
+      crumbs.append(
+        h(
+          'button',
+          { class: `crumb${last ? ' here' : ''}`, disabled: last, 'data-path': n.data.path, onclick: () => set(n) },
+          i === 0 ? `all (${size(n.value ?? 0)})` : `${n.data.name} (${size(n.value ?? 0)})`,
+        ),
+      );
     });
     clear(box);
     const W = Math.max(320, box.clientWidth || 960);
     const H = Math.max(240, box.clientHeight || 480);
-    const sub = focus.copy().sum((d) => d.value ?? 0).sort((a, b) => (b.value ?? 0) - (a.value ?? 0));
-    const laid = treemap<Node>().tile(treemapSquarify).size([W, H]).paddingInner(2).paddingOuter(2).paddingTop((n) => (n.depth === 1 && n.children ? 18 : 2)).round(true)(sub);
+    const sub = focus
+      .copy()
+      .sum((d) => d.value ?? 0)
+      .sort((a, b) => (b.value ?? 0) - (a.value ?? 0));
+    const laid = treemap<Node>()
+      .tile(treemapSquarify)
+      .size([W, H])
+      .paddingInner(2)
+      .paddingOuter(2)
+      .paddingTop((n) => (n.depth === 1 && n.children ? 18 : 2))
+      .round(true)(sub);
     const frag = document.createDocumentFragment();
     for (const n of laid.descendants()) {
       if (n.depth === 0 || n.depth > 2) continue;
@@ -104,13 +141,15 @@ export function treemapView(data: Node, o: { name: string; measure: string; tota
       frag.append(cell(n));
     }
     box.append(frag);
-    info.textContent = focus === tree
-      ? `${o.measure}: ${size(tree.value ?? 0)}${o.types ? ` in ${count(o.types)} types` : ''}. Click a group to go into it; the path above (or Escape) brings you back.`
-      : `${label(focus)}: ${size(focus.value ?? 0)}, ${pct((focus.value ?? 0) / Math.max(1, o.total))} of the whole. Escape goes back up.`;
+    info.textContent =
+      focus === tree
+        ? `${o.measure}: ${size(tree.value ?? 0)}${o.types ? ` in ${count(o.types)} types` : ''}. Click a group to go into it; the path above (or Escape) brings you back.`
+        : `${label(focus)}: ${size(focus.value ?? 0)}, ${pct((focus.value ?? 0) / Math.max(1, o.total))} of the whole. Escape goes back up.`;
   }
 
   function cell(n: HierarchyRectangularNode<Node>): HTMLElement {
-    const w = n.x1 - n.x0, ht = n.y1 - n.y0;
+    const w = n.x1 - n.x0,
+      ht = n.y1 - n.y0;
     const top = n.depth === 1 ? n : n.parent!;
     const group = Boolean(n.children);
     const c = h('div', {
@@ -135,13 +174,21 @@ export function treemapView(data: Node, o: { name: string; measure: string; tota
     return c;
   }
 
-  function set(n: HierarchyNode<Node>): void { focus = n; draw(); }
-  box.addEventListener('keydown', (e) => { if (e.key === 'Escape' && focus.parent) set(focus.parent); });
+  function set(n: HierarchyNode<Node>): void {
+    focus = n;
+    draw();
+  }
+  box.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && focus.parent) set(focus.parent);
+  });
   // drawn once it is in the document and has a width
   requestAnimationFrame(draw);
   return {
     el,
-    focus(path) { const n = index.get(path); if (n) set(n); },
+    focus(path) {
+      const n = index.get(path);
+      if (n) set(n);
+    },
     current: () => focus.data.path,
   };
 }

@@ -26,11 +26,20 @@ export function typesView(types: Bounded<TypeRow>, largest: Bounded<LargestRow> 
   });
   const modules = [...new Set(rows.map((r) => r.module))].sort((a, b) => a.localeCompare(b));
   const name = h('input', { type: 'search', name: 'filter', placeholder: 'filter by name (regex or text)', 'aria-label': 'filter types by name' });
-  const mod = h('select', { name: 'module', 'aria-label': 'filter by module' }, h('option', { value: '', text: `every module (${modules.length})` }), modules.map((m) => h('option', { value: m, text: m })));
+  const mod = h(
+    'select',
+    { name: 'module', 'aria-label': 'filter by module' },
+    h('option', { value: '', text: `every module (${modules.length})` }),
+    modules.map((m) => h('option', { value: m, text: m })),
+  );
   const counter = h('span', { class: 'muted counter' });
   const apply = () => {
     let re: RegExp | null = null;
-    try { re = name.value ? new RegExp(name.value, 'i') : null; } catch { re = null; }
+    try {
+      re = name.value ? new RegExp(name.value, 'i') : null;
+    } catch {
+      re = null;
+    }
     const text = name.value.toLowerCase();
     t.setFilter((r) => (!name.value || (re ? re.test(r.name) : r.name.toLowerCase().includes(text))) && (!mod.value || r.module === mod.value));
     counter.textContent = `${count(t.visible())} of ${count(rows.length)} types`;
@@ -38,12 +47,22 @@ export function typesView(types: Bounded<TypeRow>, largest: Bounded<LargestRow> 
   name.addEventListener('input', apply);
   mod.addEventListener('change', apply);
   apply();
-  const out = h('div', { class: 'stack' },
-    section('Types, by total size', h('div', { class: 'toolbar' }, name, mod, counter), t.el,
-      omittedNote(types.omitted, 'types', types.omittedSize ? ` (${size(types.omittedSize)} in ${count(types.omittedCount ?? 0)} objects)` : '')));
+  const out = h(
+    'div',
+    { class: 'stack' },
+    section(
+      'Types, by total size',
+      h('div', { class: 'toolbar' }, name, mod, counter),
+      t.el,
+      omittedNote(types.omitted, 'types', types.omittedSize ? ` (${size(types.omittedSize)} in ${count(types.omittedCount ?? 0)} objects)` : ''),
+    ),
+  );
   if (largest?.rows.length) {
     const l = table<LargestRow>({
-      name: 'largest', rows: largest.rows, sort: { key: 'size', desc: true }, page: 25,
+      name: 'largest',
+      rows: largest.rows,
+      sort: { key: 'size', desc: true },
+      page: 25,
       columns: [
         { key: 'size', title: 'size', numeric: true, cell: (r) => size(r.size), value: (r) => r.size },
         { key: 'type', title: 'type', cell: (r) => h('code', { text: r.type }), value: (r) => r.type },
