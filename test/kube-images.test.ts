@@ -4,7 +4,10 @@
 // (output, PYHEAP_OUT files back, sys.exit), with the default agent image (gdb 16) and with the
 // debug-toolkit stand-in robustadev/debug-toolkit:v6.0 (gdb 13) by --image. The code comes in as
 // real manifests bring it: a hostPath volume, and for one pod a ConfigMap made with the real
-// `kubectl create configmap --from-file`.
+// `kubectl create configmap --from-file`. With the default agent image, each interpreter's pod
+// also finds the leak of leak_target.py (--growth, --referrers, --stacks, --trace, --snapshot:
+// the findings pid/N checks, test/support/checks.ts) and reports injected code that fails
+// (sys.exit, KeyboardInterrupt, syntax errors, by --exec and by --script).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,6 +17,7 @@ import { after, before, describe, it } from 'node:test';
 import { FIXTURES_DIR, startCluster, withFixtures } from '../tools/cluster/index.js';
 import { agentTmpDir, assertNoAgentPods, assertUnharmed, bundleDirsLeft, containerPid, fixture, pyheap, settleZombies, type KubeFixture } from './kube-support.js';
 import { call, podRunning } from './support/kube.js';
+import { checkFindings, checkInjectedResult, injectedArgs, INJECTED_FAILURES } from './support/checks.js';
 import { ptraceSkip } from './support/ptrace.js';
 
 type Obj = Record<string, any>;
@@ -127,5 +131,57 @@ describe('the interpreter matrix through pods', { skip, timeout: 900_000 }, () =
         await assertUnharmed(pid, 2);
       });
     }
+  }
+
+  for (const p of PODS) {
+    it(`${p.image}: injected code that fails, through the pod (--exec and --script)`, async () => {
+      const pid = await containerPid(f, p.name);
+      for (const c of INJECTED_FAILURES) {
+        const r = await pyheap(f, [p.name, ...injectedArgs(c, scratch), '--out-dir', f.out()]);
+        try {
+          checkInjectedResult(r, c);
+        } catch (e) {
+          throw new Error(`${c.what}: ${(e as Error).message}`);
+        }
+        await assertNoAgentPods(f);
+      }
+      await assertUnharmed(pid, 2);
+    });
+
+    it(`${p.image}: finding the leak through the pod: --growth, --referrers, --stacks, --trace, --snapshot`, async () => {
+      // a pod of its own, made for this run and deleted after it (eight leaking targets at once
+      // would only slow the others down)
+      const name = `leak${p.minor}`;
+      const created = await call(f.k, 'POST', '/api/v1/namespaces/default/pods', {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name, namespace: 'default' },
+        spec: withFixtures({
+          restartPolicy: 'Never',
+          containers: [{ name: 'app', image: p.image, command: ['python3', '/app/leak_target.py'], securityContext: { runAsUser: 1000, runAsGroup: 1000 } }],
+        }),
+      });
+      assert.equal(created.code, 201, created.text);
+      try {
+        await podRunning(f.k, 'default', name);
+        const out = f.out();
+        const r = await pyheap(f, [name, '--growth', '2s', '--referrers', '__main__.Retainer', '--stacks', '--trace', '2s', '--snapshot', '-o', 'json', '--out-dir', out]);
+        assert.equal(r.code, 0, r.stderr);
+        const doc = JSON.parse(r.stdout) as Obj;
+        assert.ok(doc.python.version.startsWith(`3.${p.minor}.`), doc.python.version);
+        checkFindings(doc);
+        for (const t of (doc.threads as Obj[]).filter((x) => /^parker-\d$/.test(x.name))) {
+          assert.ok(
+            (t.frames as Obj[]).some((fr) => fr.file === '/app/leak_target.py'),
+            'the file as the container sees it',
+          );
+        }
+        assert.ok(existsSync(path.join(out, 'snapshot.pyheap')), 'the snapshot is saved');
+        assert.deepEqual(bundleDirsLeft(r.stderr, agentTmp), []);
+        await assertNoAgentPods(f);
+      } finally {
+        await call(f.k, 'DELETE', `/api/v1/namespaces/default/pods/${name}?gracePeriodSeconds=0`);
+      }
+    });
   }
 });

@@ -114,16 +114,22 @@ export const INJECTED_FAILURES: InjectedFailure[] = [
   { what: '--script: a syntax error is reported with its file and line', script: 'broken.py', source: 'x = 1\ndef (:\n', stderr: [/SyntaxError/, /broken\.py.*line 2|line 2.*broken\.py/s] },
 ];
 
-/** Runs one InjectedFailure against pid/PID (a --script is written into `scratch`). */
-export async function checkInjectedFailure(pid: number, c: InjectedFailure, scratch: string, outDir: string): Promise<void> {
-  let how = ['--exec', c.source];
-  if (c.script) {
-    const file = path.join(scratch, c.script);
-    writeFileSync(file, c.source);
-    how = ['--script', file];
-  }
-  const r = await runCli([`pid/${pid}`, ...how, '--out-dir', outDir]);
+/** The command-line arguments that inject one InjectedFailure (a --script is written into `scratch`). */
+export function injectedArgs(c: InjectedFailure, scratch: string): string[] {
+  if (!c.script) return ['--exec', c.source];
+  const file = path.join(scratch, c.script);
+  writeFileSync(file, c.source);
+  return ['--script', file];
+}
+
+/** What a run of one InjectedFailure must have said, wherever it ran (pid/N or a pod). */
+export function checkInjectedResult(r: { code: number; stdout: string; stderr: string }, c: InjectedFailure): void {
   assert.equal(r.code, 1, r.stderr);
   if (c.stdout) assert.match(r.stdout, c.stdout);
   for (const re of c.stderr) assert.match(r.stderr, re);
+}
+
+/** Runs one InjectedFailure against pid/PID (a --script is written into `scratch`). */
+export async function checkInjectedFailure(pid: number, c: InjectedFailure, scratch: string, outDir: string): Promise<void> {
+  checkInjectedResult(await runCli([`pid/${pid}`, ...injectedArgs(c, scratch), '--out-dir', outDir]), c);
 }
