@@ -1,6 +1,7 @@
 // Fault switches for tests: each makes the emulated cluster misbehave the way a real one does
 // (a pull that fails, a pod that is never scheduled, an exec cut mid-stream, RBAC refusing a
 // verb). Set at start (flags, a JSON file) or at run time (POST /__emulator/switches).
+import type { Access } from './rbac.js';
 import { ApiError, badRequest, qualified } from './status.js';
 
 export interface Switches {
@@ -114,15 +115,6 @@ function parseRule(s: string): Rule {
   const m = /^\s*(\w+)\s+([\w.-]+?)(?:\.apps)?(?:\/(\w+))?(?:\s+in\s+([\w.-]+))?\s*$/.exec(s);
   if (!m) throw badRequest(`forbidden rule "${s}" is not "VERB RESOURCE[/SUBRESOURCE] [in NAMESPACE]"`);
   return { verb: m[1]!, resource: m[2]!, sub: m[3] ?? '', ...(m[4] ? { namespace: m[4] } : {}) };
-}
-
-export interface Access {
-  verb: string;
-  resource: string;
-  group: string;
-  sub?: string;
-  namespace?: string;
-  name?: string;
 }
 
 /** The 403 a real RBAC authorizer would give for this access, if a rule refuses it. */
