@@ -1,7 +1,8 @@
 // The census payload, run directly (no injection, so no ptrace needed) in every interpreter of
 // the machine, against an exact reference walk over the same frozen heap: user types must have
 // exactly the same count, builtin types the same up to what each of the two walks keeps for its
-// own bookkeeping (a few hundred objects out of ~700,000); the sizes of user types exactly.
+// own bookkeeping (a few hundred objects out of ~700,000); the sizes of user types exactly; and a
+// second census, taken as --growth takes it, counts the same heap again (not its first one's rows).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
@@ -18,7 +19,8 @@ describe('census payload against an exact reference walk', () => {
         reference,
         census_sizes: sizes,
         reference_sizes: referenceSizes,
-      } = JSON.parse(out) as Record<'census' | 'reference' | 'census_sizes' | 'reference_sizes', Record<string, number>>;
+        again,
+      } = JSON.parse(out) as Record<'census' | 'reference' | 'census_sizes' | 'reference_sizes' | 'again', Record<string, number>>;
       const names = new Set([...Object.keys(census), ...Object.keys(reference)]);
       const differ: string[] = [];
       for (const n of names) {
@@ -32,6 +34,10 @@ describe('census payload against an exact reference walk', () => {
       // as the reference's one-object-at-a-time sizes (README, "What size means")
       assert.deepEqual(sizes, referenceSizes);
       assert.deepEqual(Object.keys(sizes).sort(), ['__main__.Mixed', '__main__.Record']);
+      // nothing ran in between: a second census (as --growth takes it) counts the same heap, and
+      // the first one's rows (a dict, ints and strs per type, ~115 types) are ours, not growth
+      const grew = [...names].filter((n) => Math.abs((again[n] ?? 0) - (census[n] ?? 0)) > (n.startsWith('__main__.') ? 0 : 10));
+      assert.deepEqual(grew.map((n) => `${n}: ${census[n] ?? 0} then ${again[n] ?? 0}`), []);
       assert.ok((census.str ?? 0) >= 200000 && (census.bytes ?? 0) >= 100000 - 2000, 'untracked objects are counted');
     });
   }

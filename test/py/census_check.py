@@ -1,7 +1,8 @@
 # Runs the census payload in this process, next to an exact reference walk (every object
 # reachable from the GC's tracked set and the running frames, deduplicated with an id set),
 # and prints both per-type counts (and sizes of this file's own types, computed one object at a
-# time) as JSON. Used by test/payload.test.ts on every interpreter.
+# time) as JSON, with the counts of a second census taken as --growth takes it (the first one's
+# rows passed as our own data). Used by test/payload.test.ts on every interpreter.
 import gc
 import json
 import os
@@ -57,8 +58,12 @@ def census_thread():
         exec(compile(open(os.path.join(payloads, 'python', name), 'rb').read(), name, 'exec'), ns)
     gc.disable()
     r = ns['run_census'](time.monotonic() + 600, time.monotonic, _thread.get_ident(), skip=(ns, result))
+    # a second census, as --growth takes it: the first one's rows are our data, not the target's
+    again = ns['run_census'](time.monotonic() + 600, time.monotonic, _thread.get_ident(), skip=(ns, result), results=(r,))
     ns.clear()
     census = {t['name']: t['count'] for t in r['types']}
+    result['again'] = {t['name']: t['count'] for t in again['types']}
+    del again
     census_sizes = {t['name']: t['size'] for t in r['types'] if t['name'].startswith('__main__.')}
     del r
     # the reference, in the same frozen heap
