@@ -1,7 +1,7 @@
 // The results archive is untrusted (it comes from a target and an agent pod): nothing may be
 // written outside the output directory, and damaged or oversized archives are refused.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -13,7 +13,13 @@ import { extractResults, safeMemberName } from '../../src/collect/extract.js';
 import { PyheapError } from '../../src/core/errors.js';
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'pyheap-results-'));
-after(() => rmSync(scratch, { recursive: true, force: true }));
+// a writer left blocked on its pipe (the bug the test below is for) fails that test at its
+// timeout and is stopped here, instead of holding the test process open for ever
+const writers: ChildProcess[] = [];
+after(() => {
+  for (const w of writers) if (w.exitCode === null && w.signalCode === null) w.kill();
+  rmSync(scratch, { recursive: true, force: true });
+});
 let n = 0;
 const fresh = () => path.join(scratch, `out-${++n}`);
 const asIs = { place: (name: string) => name, maxBytes: 1 << 20 };
@@ -91,7 +97,7 @@ describe('results archive', () => {
     await assert.rejects(extractResults(Readable.from([await archive([{ name: 'sub/x', data: 'x' }])]), out, asIs), /non-directory/);
     assert.equal(existsSync('/tmp/x'), false);
   });
-  it('a refused member early in a large archive: the writer is never left blocked on a full pipe', async () => {
+  it('a refused member early in a large archive: the writer is never left blocked on a full pipe', { timeout: 300_000 }, async () => {
     // as the agent does: a process writes the archive into a pipe; the second member collides
     // with a file already there, and 8 MiB follow (far more than a pipe holds)
     const tarFile = path.join(scratch, 'big.tar');
@@ -106,6 +112,7 @@ describe('results archive', () => {
     mkdirSync(out);
     writeFileSync(path.join(out, 'status.json'), 'an earlier run');
     const writer = spawn('cat', [tarFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+    writers.push(writer);
     const exited = once(writer, 'close');
     await assert.rejects(extractResults(writer.stdout, out, { ...asIs, maxBytes: 64 << 20 }), /status\.json already exists/);
     assert.deepEqual(await exited, [0, null], 'the writer ran to its end');
