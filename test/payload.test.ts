@@ -37,7 +37,10 @@ describe('census payload against an exact reference walk', () => {
       // nothing ran in between: a second census (as --growth takes it) counts the same heap, and
       // the first one's rows (a dict, ints and strs per type, ~115 types) are ours, not growth
       const grew = [...names].filter((n) => Math.abs((again[n] ?? 0) - (census[n] ?? 0)) > (n.startsWith('__main__.') ? 0 : 10));
-      assert.deepEqual(grew.map((n) => `${n}: ${census[n] ?? 0} then ${again[n] ?? 0}`), []);
+      assert.deepEqual(
+        grew.map((n) => `${n}: ${census[n] ?? 0} then ${again[n] ?? 0}`),
+        [],
+      );
       assert.ok((census.str ?? 0) >= 200000 && (census.bytes ?? 0) >= 100000 - 2000, 'untracked objects are counted');
     });
   }
