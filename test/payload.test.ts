@@ -10,6 +10,15 @@ import { describe, it } from 'node:test';
 import { ROOT } from './support/cli.js';
 import { findInterpreters } from './support/pythons.js';
 
+type Counts = Record<string, number>;
+
+/** The types whose counts in walks A and B (named by `labels`) differ by more than `allowed`
+ * of them, each as a line naming both counts. */
+function differing(a: Counts, b: Counts, labels: [string, string], allowed: (name: string) => number): string[] {
+  const names = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...names].filter((n) => Math.abs((a[n] ?? 0) - (b[n] ?? 0)) > allowed(n)).map((n) => `${n}: ${labels[0]} ${a[n] ?? 0}, ${labels[1]} ${b[n] ?? 0}`);
+}
+
 describe('census payload against an exact reference walk', () => {
   for (const py of findInterpreters()) {
     it(py.label, () => {
@@ -20,15 +29,12 @@ describe('census payload against an exact reference walk', () => {
         census_sizes: sizes,
         reference_sizes: referenceSizes,
         again,
-      } = JSON.parse(out) as Record<'census' | 'reference' | 'census_sizes' | 'reference_sizes' | 'again', Record<string, number>>;
-      const names = new Set([...Object.keys(census), ...Object.keys(reference)]);
-      const differ: string[] = [];
-      for (const n of names) {
-        const d = Math.abs((census[n] ?? 0) - (reference[n] ?? 0));
-        const allowed = n.startsWith('__main__.') ? 0 : Math.max(30, 0.001 * (reference[n] ?? 0));
-        if (d > allowed) differ.push(`${n}: census ${census[n] ?? 0}, reference ${reference[n] ?? 0}`);
-      }
-      assert.deepEqual(differ, []);
+      } = JSON.parse(out) as Record<'census' | 'reference' | 'census_sizes' | 'reference_sizes' | 'again', Counts>;
+      const ours = (n: string) => n.startsWith('__main__.');
+      assert.deepEqual(
+        differing(census, reference, ['census', 'reference'], (n) => (ours(n) ? 0 : Math.max(30, 0.001 * (reference[n] ?? 0)))),
+        [],
+      );
       assert.equal(census['__main__.Record'], 100000);
       // this file's own types (instances in every state the census sizes apart): the same bytes
       // as the reference's one-object-at-a-time sizes (README, "What size means")
@@ -36,9 +42,8 @@ describe('census payload against an exact reference walk', () => {
       assert.deepEqual(Object.keys(sizes).sort(), ['__main__.Mixed', '__main__.Record']);
       // nothing ran in between: a second census (as --growth takes it) counts the same heap, and
       // the first one's rows (a dict, ints and strs per type, ~115 types) are ours, not growth
-      const grew = [...names].filter((n) => Math.abs((again[n] ?? 0) - (census[n] ?? 0)) > (n.startsWith('__main__.') ? 0 : 10));
       assert.deepEqual(
-        grew.map((n) => `${n}: ${census[n] ?? 0} then ${again[n] ?? 0}`),
+        differing(census, again, ['census', 'again'], (n) => (ours(n) ? 0 : 10)),
         [],
       );
       assert.ok((census.str ?? 0) >= 200000 && (census.bytes ?? 0) >= 100000 - 2000, 'untracked objects are counted');
